@@ -1,0 +1,370 @@
+/**
+ * The closed set of primitives, their typed parameters, and the shape/dtype rule table.
+ *
+ * Like XLA HLO (not NumPy): elementwise ops require equal shapes and dtypes (the `np` library
+ * broadcasts and promotes before binding), structural ops are explicit (broadcast_in_dim,
+ * reshape, transpose, …). `PrimitiveParams` maps each primitive name to its parameter type, so
+ * every rule table keyed by `Primitive` is checked for exhaustiveness by the compiler.
+ *
+ * Semantics that every interpretation must follow:
+ * - gather {axis, batchDims} (tf.gather semantics): operand [B…, M…, N, R…] with B the first
+ *   `batchDims` dims and N at `axis`; indices [B…, I…] (int32) → out [B…, M…, I…, R…].
+ *   Out-of-range indices (< 0 or ≥ N) read 0.
+ * - scatter_add {axis, batchDims}: (operand, indices, updates) with updates shaped like the
+ *   matching gather's output; returns operand with updates added at the indexed positions.
+ *   Out-of-range indices are dropped. scatter_add is exactly the transpose of gather.
+ * - top_k {k}: along the last axis; returns [values, int32 indices], largest first, ties to the
+ *   lower index.
+ * - argmax {axis, indexDtype}: first maximal index. cumsum {axis, reverse}: inclusive.
+ * - dot_general: output dims are batch dims, then lhs free dims, then rhs free dims (as in XLA).
+ * - shifts by ≥ 32 bits give 0 (logical) or the sign fill (arithmetic), as in XLA.
+ * - remat {graph} and custom_vjp_call {graph, …} call a sub-Graph; autodiff treats them specially.
+ */
+
+import type { DType } from './dtype.js';
+import { isFloat, isInteger } from './dtype.js';
+import { ShapeError, DTypeError } from './errors.js';
+import { fmtAval, type AbstractValue, type Graph } from './ir.js';
+import { fmtShape, shapeEqual, sizeOf, type Shape } from './shape.js';
+
+type NoParams = Record<string, never>;
+
+/** Parameters of a custom_vjp_call: the primal graph plus the user's forward and backward rules. */
+export interface CustomVjpParams {
+  graph: Graph;
+  /** (…primal args as pytrees) → [output pytree, residuals]. */
+  fwd: (...args: any[]) => [any, any];
+  /** (residuals, output cotangent pytree) → tuple of argument cotangent pytrees. */
+  bwd: (res: any, ct: any) => any[];
+  /** Unflattens the graph's flat inputs into the user's argument list. */
+  _unflattenArgs: (leaves: any[]) => any[];
+  /** Flattens the user's output pytree into leaves. */
+  _flattenOut: (out: any) => any[];
+  /** Unflattens output leaves (cotangents) into the user's output pytree. */
+  _unflattenOut: (leaves: any[]) => any;
+  /** Flattens the user's argument-cotangent tuple into leaves. */
+  _flattenArgCts: (cts: any[]) => any[];
+}
+
+/** Each primitive's parameter type. Adding a primitive here forces a rule in every table. */
+export interface PrimitiveParams {
+  // unary elementwise
+  neg: NoParams; abs: NoParams; sign: NoParams; floor: NoParams; ceil: NoParams; round: NoParams;
+  is_finite: NoParams; exp: NoParams; log: NoParams; log1p: NoParams; expm1: NoParams;
+  tanh: NoParams; logistic: NoParams; sin: NoParams; cos: NoParams; sqrt: NoParams;
+  rsqrt: NoParams; erf: NoParams; not: NoParams;
+  // binary elementwise (equal shapes and dtypes)
+  add: NoParams; sub: NoParams; mul: NoParams; div: NoParams; rem: NoParams; pow: NoParams;
+  max: NoParams; min: NoParams; atan2: NoParams;
+  and: NoParams; or: NoParams; xor: NoParams;
+  shift_left: NoParams; shift_right_logical: NoParams; shift_right_arithmetic: NoParams;
+  eq: NoParams; ne: NoParams; lt: NoParams; le: NoParams; gt: NoParams; ge: NoParams;
+  // other elementwise
+  select: NoParams; // (pred: bool, onTrue, onFalse)
+  convert_element_type: { newDtype: DType };
+  stop_gradient: NoParams;
+  // structural
+  broadcast_in_dim: { shape: number[]; broadcastDimensions: number[] };
+  reshape: { newSizes: number[] };
+  transpose: { permutation: number[] };
+  slice: { startIndices: number[]; limitIndices: number[]; strides: number[] | null };
+  pad: { lo: number[]; hi: number[]; interior: number[]; padValue: number };
+  concatenate: { dimension: number };
+  dynamic_slice: { sliceSizes: number[] }; // (operand, ...int32 scalar starts), starts clamped
+  dynamic_update_slice: NoParams; // (operand, update, ...int32 scalar starts), starts clamped
+  // reductions and scans
+  reduce_sum: { axes: number[] };
+  reduce_max: { axes: number[] };
+  reduce_min: { axes: number[] };
+  argmax: { axis: number; indexDtype: DType };
+  cumsum: { axis: number; reverse: boolean };
+  // contraction, indexing
+  dot_general: { lhsContracting: number[]; rhsContracting: number[]; lhsBatch: number[]; rhsBatch: number[]; preferredElementType: DType | null };
+  gather: { axis: number; batchDims: number };
+  scatter_add: { axis: number; batchDims: number };
+  top_k: { k: number };
+  iota: { dtype: DType; shape: number[]; dimension: number };
+  // higher-order
+  remat: { graph: Graph };
+  custom_vjp_call: CustomVjpParams;
+}
+
+export type Primitive = keyof PrimitiveParams;
+
+export const UNARY_OPS = ['neg', 'abs', 'sign', 'floor', 'ceil', 'round', 'is_finite', 'exp', 'log', 'log1p', 'expm1', 'tanh', 'logistic', 'sin', 'cos', 'sqrt', 'rsqrt', 'erf', 'not'] as const;
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'rem', 'pow', 'max', 'min', 'atan2', 'and', 'or', 'xor', 'shift_left', 'shift_right_logical', 'shift_right_arithmetic'] as const;
+export const COMPARE_OPS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
+export type BinaryOp = (typeof BINARY_OPS)[number];
+export type CompareOp = (typeof COMPARE_OPS)[number];
+
+/** Unary ops that need a float operand. */
+const FLOAT_UNARY = new Set<string>(['floor', 'ceil', 'round', 'is_finite', 'exp', 'log', 'log1p', 'expm1', 'tanh', 'logistic', 'sin', 'cos', 'sqrt', 'rsqrt', 'erf']);
+const FLOAT_BINARY = new Set<string>(['pow', 'atan2']);
+const INT_BINARY = new Set<string>(['and', 'or', 'xor', 'shift_left', 'shift_right_logical', 'shift_right_arithmetic']);
+
+/** A shape rule: input avals and params → output avals; throws a message on bad input. */
+export type ShapeRule<P extends Primitive> = (inputs: AbstractValue[], params: PrimitiveParams[P]) => AbstractValue[];
+
+function fail(msg: string): never {
+  throw new ShapeError(msg);
+}
+
+function nInputs(inputs: AbstractValue[], n: number, what: string): void {
+  if (inputs.length !== n) fail(`${what} takes ${n} operand(s), got ${inputs.length}`);
+}
+
+function unary(name: string) {
+  return (inputs: AbstractValue[]): AbstractValue[] => {
+    nInputs(inputs, 1, name);
+    const [x] = inputs;
+    if (FLOAT_UNARY.has(name) && !isFloat(x.dtype)) throw new DTypeError(`${name} needs a float operand, got ${fmtAval(x)}; convert with astype('float32')`);
+    if (name === 'not' && isFloat(x.dtype)) throw new DTypeError(`not needs a bool or integer operand, got ${fmtAval(x)}`);
+    if (name === 'is_finite') return [{ shape: x.shape, dtype: 'bool' }];
+    return [x];
+  };
+}
+
+function sameShapeAndDtype(name: string, a: AbstractValue, b: AbstractValue): void {
+  if (!shapeEqual(a.shape, b.shape)) fail(`${name} needs operands of equal shape, got ${fmtAval(a)} and ${fmtAval(b)}; broadcast first (np.* functions do)`);
+  if (a.dtype !== b.dtype) throw new DTypeError(`${name} needs operands of equal dtype, got ${fmtAval(a)} and ${fmtAval(b)}; convert one with astype`);
+}
+
+function binary(name: string) {
+  return (inputs: AbstractValue[]): AbstractValue[] => {
+    nInputs(inputs, 2, name);
+    const [a, b] = inputs;
+    sameShapeAndDtype(name, a, b);
+    if (FLOAT_BINARY.has(name) && !isFloat(a.dtype)) throw new DTypeError(`${name} needs float operands, got ${fmtAval(a)}`);
+    if (INT_BINARY.has(name) && isFloat(a.dtype)) throw new DTypeError(`${name} needs bool or integer operands, got ${fmtAval(a)}`);
+    if (name.startsWith('shift') && !isInteger(a.dtype)) throw new DTypeError(`${name} needs integer operands, got ${fmtAval(a)}`);
+    return [a];
+  };
+}
+
+function compare(name: string) {
+  return (inputs: AbstractValue[]): AbstractValue[] => {
+    nInputs(inputs, 2, name);
+    sameShapeAndDtype(name, inputs[0], inputs[1]);
+    return [{ shape: inputs[0].shape, dtype: 'bool' }];
+  };
+}
+
+function checkPerm(perm: number[], n: number, what: string): void {
+  const sorted = [...perm].sort((a, b) => a - b);
+  if (perm.length !== n || sorted.some((v, i) => v !== i)) fail(`${what}: ${JSON.stringify(perm)} is not a permutation of 0..${n - 1}`);
+}
+
+function checkAxes(axes: number[], n: number, what: string): void {
+  if (axes.some((a) => !Number.isInteger(a) || a < 0 || a >= n) || new Set(axes).size !== axes.length) {
+    fail(`${what}: axes ${JSON.stringify(axes)} must be distinct and in 0..${n - 1}`);
+  }
+}
+
+function reduce(name: string) {
+  return (inputs: AbstractValue[], p: { axes: number[] }): AbstractValue[] => {
+    nInputs(inputs, 1, name);
+    const [x] = inputs;
+    checkAxes(p.axes, x.shape.length, name);
+    if (name !== 'reduce_sum' && x.shape.length && p.axes.some((a) => x.shape[a] === 0)) {
+      fail(`${name} over an empty dimension has no identity here (operand ${fmtAval(x)}); use a non-empty array`);
+    }
+    return [{ shape: x.shape.filter((_, i) => !p.axes.includes(i)), dtype: x.dtype }];
+  };
+}
+
+function callOutputs(p: { graph: Graph }): AbstractValue[] {
+  return p.graph.outputs.map((o) => o.aval);
+}
+
+function scalarIndex(a: AbstractValue, what: string): void {
+  if (a.shape.length !== 0 || (a.dtype !== 'int32' && a.dtype !== 'uint32')) fail(`${what}: start indices must be int32 scalars, got ${fmtAval(a)}`);
+}
+
+function gatherOutShape(x: AbstractValue, idx: AbstractValue, p: { axis: number; batchDims: number }, what: string): number[] {
+  const { axis, batchDims } = p;
+  if (!Number.isInteger(axis) || axis < batchDims || axis >= x.shape.length) fail(`${what}: axis ${axis} must satisfy batchDims (${batchDims}) ≤ axis < rank ${x.shape.length} of ${fmtAval(x)}`);
+  if (idx.dtype !== 'int32') throw new DTypeError(`${what}: indices must be int32, got ${fmtAval(idx)}; convert with astype('int32')`);
+  if (idx.shape.length < batchDims) fail(`${what}: indices ${fmtAval(idx)} have fewer than batchDims=${batchDims} dims`);
+  for (let i = 0; i < batchDims; i++) {
+    if (idx.shape[i] !== x.shape[i]) fail(`${what}: batch dim ${i} differs: operand ${fmtAval(x)} vs indices ${fmtAval(idx)}`);
+  }
+  return [...x.shape.slice(0, axis), ...idx.shape.slice(batchDims), ...x.shape.slice(axis + 1)];
+}
+
+/** The shape/dtype rule of every primitive. */
+export const shapeRules: { [P in Primitive]: ShapeRule<P> } = {
+  neg: unary('neg'), abs: unary('abs'), sign: unary('sign'), floor: unary('floor'), ceil: unary('ceil'),
+  round: unary('round'), is_finite: unary('is_finite'), exp: unary('exp'), log: unary('log'),
+  log1p: unary('log1p'), expm1: unary('expm1'), tanh: unary('tanh'), logistic: unary('logistic'),
+  sin: unary('sin'), cos: unary('cos'), sqrt: unary('sqrt'), rsqrt: unary('rsqrt'), erf: unary('erf'),
+  not: unary('not'),
+  add: binary('add'), sub: binary('sub'), mul: binary('mul'), div: binary('div'), rem: binary('rem'),
+  pow: binary('pow'), max: binary('max'), min: binary('min'), atan2: binary('atan2'),
+  and: binary('and'), or: binary('or'), xor: binary('xor'), shift_left: binary('shift_left'),
+  shift_right_logical: binary('shift_right_logical'), shift_right_arithmetic: binary('shift_right_arithmetic'),
+  eq: compare('eq'), ne: compare('ne'), lt: compare('lt'), le: compare('le'), gt: compare('gt'), ge: compare('ge'),
+
+  select: (inputs) => {
+    nInputs(inputs, 3, 'select');
+    const [pred, t, f] = inputs;
+    if (pred.dtype !== 'bool') throw new DTypeError(`select needs a bool predicate, got ${fmtAval(pred)}`);
+    sameShapeAndDtype('select', t, f);
+    if (!shapeEqual(pred.shape, t.shape)) fail(`select: predicate ${fmtAval(pred)} and branches ${fmtAval(t)} differ in shape`);
+    return [t];
+  },
+  convert_element_type: (inputs, p) => {
+    nInputs(inputs, 1, 'convert_element_type');
+    return [{ shape: inputs[0].shape, dtype: p.newDtype }];
+  },
+  stop_gradient: (inputs) => {
+    nInputs(inputs, 1, 'stop_gradient');
+    return [inputs[0]];
+  },
+
+  broadcast_in_dim: (inputs, p) => {
+    nInputs(inputs, 1, 'broadcast_in_dim');
+    const [x] = inputs;
+    const { shape, broadcastDimensions: bd } = p;
+    if (bd.length !== x.shape.length) fail(`broadcast_in_dim: broadcastDimensions ${JSON.stringify(bd)} must have one entry per operand dim of ${fmtAval(x)}`);
+    for (let i = 0; i < bd.length; i++) {
+      if (!(bd[i] >= 0 && bd[i] < shape.length) || (i > 0 && bd[i] <= bd[i - 1])) fail(`broadcast_in_dim: broadcastDimensions ${JSON.stringify(bd)} must be strictly increasing and < ${shape.length}`);
+      if (x.shape[i] !== 1 && x.shape[i] !== shape[bd[i]]) fail(`broadcast_in_dim: operand dim ${i} of ${fmtAval(x)} (size ${x.shape[i]}) cannot broadcast to size ${shape[bd[i]]} of ${fmtShape(shape)}`);
+    }
+    return [{ shape: [...shape], dtype: x.dtype }];
+  },
+  reshape: (inputs, p) => {
+    nInputs(inputs, 1, 'reshape');
+    const [x] = inputs;
+    if (p.newSizes.some((d) => !Number.isInteger(d) || d < 0) || sizeOf(p.newSizes) !== sizeOf(x.shape)) {
+      fail(`reshape: cannot reshape ${fmtAval(x)} (${sizeOf(x.shape)} elements) to ${fmtShape(p.newSizes)} (${sizeOf(p.newSizes)} elements)`);
+    }
+    return [{ shape: [...p.newSizes], dtype: x.dtype }];
+  },
+  transpose: (inputs, p) => {
+    nInputs(inputs, 1, 'transpose');
+    const [x] = inputs;
+    checkPerm(p.permutation, x.shape.length, 'transpose');
+    return [{ shape: p.permutation.map((i) => x.shape[i]), dtype: x.dtype }];
+  },
+  slice: (inputs, p) => {
+    nInputs(inputs, 1, 'slice');
+    const [x] = inputs;
+    const n = x.shape.length;
+    const strides = p.strides ?? new Array<number>(n).fill(1);
+    if (p.startIndices.length !== n || p.limitIndices.length !== n || strides.length !== n) fail(`slice: need ${n} start/limit/stride entries for ${fmtAval(x)}`);
+    const shape = x.shape.map((d, i) => {
+      const s = p.startIndices[i], l = p.limitIndices[i], st = strides[i];
+      if (!(0 <= s && s <= l && l <= d) || !(st >= 1)) fail(`slice: bounds [${s}:${l}:${st}] out of range for dim ${i} (size ${d}) of ${fmtAval(x)}`);
+      return Math.max(0, Math.ceil((l - s) / st));
+    });
+    return [{ shape, dtype: x.dtype }];
+  },
+  pad: (inputs, p) => {
+    nInputs(inputs, 1, 'pad');
+    const [x] = inputs;
+    const n = x.shape.length;
+    if (p.lo.length !== n || p.hi.length !== n || p.interior.length !== n) fail(`pad: need ${n} lo/hi/interior entries for ${fmtAval(x)}`);
+    const shape = x.shape.map((d, i) => {
+      if (p.interior[i] < 0) fail('pad: interior padding must be ≥ 0');
+      const out = p.lo[i] + p.hi[i] + d + Math.max(0, d - 1) * p.interior[i];
+      if (out < 0) fail(`pad: negative padding removes more than dim ${i} of ${fmtAval(x)} has`);
+      return out;
+    });
+    return [{ shape, dtype: x.dtype }];
+  },
+  concatenate: (inputs, p) => {
+    if (inputs.length === 0) fail('concatenate needs at least one operand');
+    const [x0] = inputs;
+    const n = x0.shape.length;
+    if (!(p.dimension >= 0 && p.dimension < n)) fail(`concatenate: dimension ${p.dimension} out of range for rank ${n}`);
+    let total = 0;
+    for (const x of inputs) {
+      if (x.dtype !== x0.dtype) throw new DTypeError(`concatenate needs equal dtypes, got ${inputs.map(fmtAval).join(', ')}`);
+      if (x.shape.length !== n || x.shape.some((d, i) => i !== p.dimension && d !== x0.shape[i])) fail(`concatenate: shapes ${inputs.map(fmtAval).join(', ')} differ outside dimension ${p.dimension}`);
+      total += x.shape[p.dimension];
+    }
+    const shape = [...x0.shape];
+    shape[p.dimension] = total;
+    return [{ shape, dtype: x0.dtype }];
+  },
+  dynamic_slice: (inputs, p) => {
+    const [x, ...starts] = inputs;
+    if (!x || starts.length !== x.shape.length) fail(`dynamic_slice needs an operand and one start index per dim, got ${inputs.length} operands`);
+    starts.forEach((s) => scalarIndex(s, 'dynamic_slice'));
+    if (p.sliceSizes.length !== x.shape.length || p.sliceSizes.some((s, i) => !(s >= 0 && s <= x.shape[i]))) fail(`dynamic_slice: sliceSizes ${JSON.stringify(p.sliceSizes)} must fit in ${fmtAval(x)}`);
+    return [{ shape: [...p.sliceSizes], dtype: x.dtype }];
+  },
+  dynamic_update_slice: (inputs) => {
+    const [x, u, ...starts] = inputs;
+    if (!x || !u || starts.length !== x.shape.length) fail('dynamic_update_slice needs (operand, update, one start index per dim)');
+    starts.forEach((s) => scalarIndex(s, 'dynamic_update_slice'));
+    if (u.dtype !== x.dtype) throw new DTypeError(`dynamic_update_slice: update ${fmtAval(u)} and operand ${fmtAval(x)} differ in dtype`);
+    if (u.shape.length !== x.shape.length || u.shape.some((d, i) => d > x.shape[i])) fail(`dynamic_update_slice: update ${fmtAval(u)} does not fit in operand ${fmtAval(x)}`);
+    return [x];
+  },
+
+  reduce_sum: reduce('reduce_sum'), reduce_max: reduce('reduce_max'), reduce_min: reduce('reduce_min'),
+  argmax: (inputs, p) => {
+    nInputs(inputs, 1, 'argmax');
+    const [x] = inputs;
+    if (!(p.axis >= 0 && p.axis < x.shape.length)) fail(`argmax: axis ${p.axis} out of range for ${fmtAval(x)}`);
+    if (x.shape[p.axis] === 0) fail(`argmax over an empty dimension of ${fmtAval(x)}`);
+    return [{ shape: x.shape.filter((_, i) => i !== p.axis), dtype: p.indexDtype }];
+  },
+  cumsum: (inputs, p) => {
+    nInputs(inputs, 1, 'cumsum');
+    const [x] = inputs;
+    if (!(p.axis >= 0 && p.axis < x.shape.length)) fail(`cumsum: axis ${p.axis} out of range for ${fmtAval(x)}`);
+    return [x];
+  },
+
+  dot_general: (inputs, p) => {
+    nInputs(inputs, 2, 'dot_general');
+    const [a, b] = inputs;
+    const { lhsContracting: lc, rhsContracting: rc, lhsBatch: lb, rhsBatch: rb } = p;
+    checkAxes([...lc, ...lb], a.shape.length, 'dot_general lhs');
+    checkAxes([...rc, ...rb], b.shape.length, 'dot_general rhs');
+    if (lc.length !== rc.length || lb.length !== rb.length) fail('dot_general: lhs and rhs need the same number of contracting and of batch dims');
+    lc.forEach((d, i) => {
+      if (a.shape[d] !== b.shape[rc[i]]) fail(`dot_general: contracting dims differ: lhs ${fmtAval(a)} dim ${d} (${a.shape[d]}) vs rhs ${fmtAval(b)} dim ${rc[i]} (${b.shape[rc[i]]})`);
+    });
+    lb.forEach((d, i) => {
+      if (a.shape[d] !== b.shape[rb[i]]) fail(`dot_general: batch dims differ: lhs ${fmtAval(a)} dim ${d} vs rhs ${fmtAval(b)} dim ${rb[i]}`);
+    });
+    if (a.dtype !== b.dtype) throw new DTypeError(`dot_general needs equal dtypes, got ${fmtAval(a)} and ${fmtAval(b)}`);
+    if (a.dtype === 'bool') throw new DTypeError('dot_general on bool operands: convert to a numeric dtype first');
+    const free = (s: Shape, skip: number[]) => s.filter((_, i) => !skip.includes(i));
+    const shape = [...lb.map((d) => a.shape[d]), ...free(a.shape, [...lc, ...lb]), ...free(b.shape, [...rc, ...rb])];
+    return [{ shape, dtype: p.preferredElementType ?? a.dtype }];
+  },
+  gather: (inputs, p) => {
+    nInputs(inputs, 2, 'gather');
+    const [x, idx] = inputs;
+    return [{ shape: gatherOutShape(x, idx, p, 'gather'), dtype: x.dtype }];
+  },
+  scatter_add: (inputs, p) => {
+    nInputs(inputs, 3, 'scatter_add');
+    const [x, idx, upd] = inputs;
+    const want = gatherOutShape(x, idx, p, 'scatter_add');
+    if (!shapeEqual(want, upd.shape)) fail(`scatter_add: updates ${fmtAval(upd)} must have shape ${fmtShape(want)} (the gather output shape for operand ${fmtAval(x)} and indices ${fmtAval(idx)})`);
+    if (upd.dtype !== x.dtype) throw new DTypeError(`scatter_add: updates ${fmtAval(upd)} and operand ${fmtAval(x)} differ in dtype`);
+    return [x];
+  },
+  top_k: (inputs, p) => {
+    nInputs(inputs, 1, 'top_k');
+    const [x] = inputs;
+    const n = x.shape.length;
+    if (n === 0) fail('top_k needs an operand of rank ≥ 1');
+    if (!Number.isInteger(p.k) || p.k < 0 || p.k > x.shape[n - 1]) fail(`top_k: k=${p.k} must be in 0..${x.shape[n - 1]} (the last dim of ${fmtAval(x)})`);
+    const shape = [...x.shape.slice(0, -1), p.k];
+    return [{ shape, dtype: x.dtype }, { shape, dtype: 'int32' }];
+  },
+  iota: (inputs, p) => {
+    nInputs(inputs, 0, 'iota');
+    if (!(p.dimension >= 0 && p.dimension < p.shape.length)) fail(`iota: dimension ${p.dimension} out of range for shape ${fmtShape(p.shape)}`);
+    return [{ shape: [...p.shape], dtype: p.dtype }];
+  },
+  remat: (_inputs, p) => callOutputs(p),
+  custom_vjp_call: (_inputs, p) => callOutputs(p),
+};
