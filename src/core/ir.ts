@@ -9,7 +9,7 @@
 import { SHORT_NAME, type DType } from './dtype.js';
 import type { Shape } from './shape.js';
 import type { Primitive, PrimitiveParams } from './primitives.js';
-import type { Array } from './array.js';
+import type { Array as MArray } from './array.js';
 import type { TreeDef } from './pytree.js';
 
 /** Shape and dtype of a value, without data. */
@@ -61,7 +61,7 @@ export class Graph {
     /** Variables bound to captured values (constants or values of an enclosing trace). */
     readonly consts: readonly Var[],
     /** The captured values, in the order of `consts`. */
-    readonly constValues: readonly Array[],
+    readonly constValues: readonly MArray[],
     readonly eqns: readonly Eqn[],
     readonly outputs: readonly Atom[],
     /** Pytree structure of the arguments (when traced from a function of pytrees). */

@@ -36,6 +36,8 @@ export interface CustomVjpParams {
   fwd: (...args: any[]) => [any, any];
   /** (residuals, output cotangent pytree) → tuple of argument cotangent pytrees. */
   bwd: (res: any, ct: any) => any[];
+  /** Number of leading inputs that are values captured from enclosing traces (no cotangent). */
+  _numCaptured: number;
   /** Unflattens the graph's flat inputs into the user's argument list. */
   _unflattenArgs: (leaves: any[]) => any[];
   /** Flattens the user's output pytree into leaves. */

@@ -1,0 +1,19 @@
+/**
+ * Myriad's public API. Importing this module installs the reference interpreter as the eager
+ * evaluator and the np library behind Array methods.
+ */
+import './backends/reference/index.js';
+
+export { Array, ShapeDtypeStruct, type ArrayLike } from './core/array.js';
+export type { DType, TypedArray } from './core/dtype.js';
+export { dtypes } from './core/dtypes_ns.js';
+export * from './core/errors.js';
+export { Graph, Var, Literal, type AbstractValue, type Eqn } from './core/ir.js';
+export type { Primitive, PrimitiveParams } from './core/primitives.js';
+export { makeGraph, evalGraph } from './core/trace.js';
+export { grad, valueAndGrad, vjp, stopGradient, checkpoint, customVjp, type GradOptions } from './core/autodiff.js';
+export { tree, type TreeDef } from './core/pytree.js';
+export * as lax from './core/lax.js';
+export { np } from './np/index.js';
+export { random } from './random/index.js';
+export { checkGrads, type CheckGradsOptions } from './testing/check_grads.js';
