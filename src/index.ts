@@ -3,6 +3,7 @@
  * evaluator and the np library behind Array methods.
  */
 import './backends/reference/index.js';
+import './backends/registry.js';
 
 export { Array, ShapeDtypeStruct, type ArrayLike } from './core/array.js';
 export type { DType, TypedArray } from './core/dtype.js';
@@ -11,6 +12,7 @@ export * from './core/errors.js';
 export { Graph, Var, Literal, type AbstractValue, type Eqn } from './core/ir.js';
 export type { Primitive, PrimitiveParams } from './core/primitives.js';
 export { makeGraph, evalGraph } from './core/trace.js';
+export { jit, registerBackend, setDefaultBackend, defaultBackend, type JitOptions, type Jitted, type JitStats, type Backend, type Executable } from './core/jit.js';
 export { grad, valueAndGrad, vjp, stopGradient, checkpoint, customVjp, type GradOptions } from './core/autodiff.js';
 export { tree, type TreeDef } from './core/pytree.js';
 export * as lax from './core/lax.js';

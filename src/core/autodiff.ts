@@ -11,12 +11,12 @@
 import { Array } from './array.js';
 import { isFloat } from './dtype.js';
 import { GradError, PytreeError, ValueError } from './errors.js';
-import { Literal, fmtAval, type Atom, type Graph, type Var } from './ir.js';
+import { Graph, Literal, Var, fmtAval, type Atom } from './ir.js';
 import * as lax from './lax.js';
 import type { Primitive, PrimitiveParams } from './primitives.js';
-import { flatten, treedefEqual, treedefToString, unflatten, type TreeDef } from './pytree.js';
+import { flatten, numLeaves, treedefEqual, treedefToString, unflatten, type TreeDef } from './pytree.js';
 import { shapeEqual } from './shape.js';
-import { asArrayLeaf, bind, closureConvert, leafAval, traceFlat, withSource } from './trace.js';
+import { asArrayLeaf, bind, closureConvert, currentTrace, evalGraph, leafAval, traceFlat, withSource } from './trace.js';
 import { vjpRules } from './vjp_rules.js';
 
 /** A cotangent, or null for a (symbolic) zero. */
@@ -68,9 +68,9 @@ export function vjpGraph(graph: Graph, primals: Array[], diffMask: boolean[]): {
           `customVjp: the function closes over a traced value that is being differentiated (made at ${e.source ?? 'unknown location'}); pass it as an explicit argument so its cotangent can come from bwd`,
         );
       }
-      const [out, res] = withSource(e.source, () => p.fwd(...p._unflattenArgs(ins.slice(nCap))));
-      outs = p._flattenOut(out).map((o, i) => asArrayLeaf(o, `customVjp fwd output leaf ${i}`));
-      residuals = res;
+      const fo = withSource(e.source, () => evalGraph(p._fwdGraph, ins));
+      outs = fo.slice(0, e.outputs.length);
+      residuals = { captured: ins.slice(0, nCap), res: fo.slice(e.outputs.length) } satisfies CustomResiduals;
     } else {
       outs = withSource(e.source, () => bind(e.prim, ins, e.params as never));
     }
@@ -114,14 +114,19 @@ export function vjpGraph(graph: Graph, primals: Array[], diffMask: boolean[]): {
   return { outs, pullback };
 }
 
+/** What the forward replay of a custom_vjp_call keeps for its backward pass. */
+interface CustomResiduals {
+  captured: Array[];
+  res: Array[];
+}
+
 function customVjpBackward(p: PrimitiveParams['custom_vjp_call'], residuals: unknown, outCts: Ct[], outs: Array[]): Ct[] {
+  const { captured, res } = residuals as CustomResiduals;
   const ctLeaves = outCts.map((c, i) => c ?? lax.zerosLike(outs[i]));
-  const argCts = p.bwd(residuals, p._unflattenOut(ctLeaves));
-  if (!globalThis.Array.isArray(argCts)) throw new GradError('customVjp: bwd must return an array with one cotangent per primal argument');
-  const leaves = p._flattenArgCts(argCts);
-  const nCap = p._numCaptured;
-  const cts: Ct[] = new globalThis.Array<Ct>(nCap).fill(null);
-  for (const l of leaves) cts.push(l === null || l === undefined ? null : asArrayLeaf(l, 'customVjp bwd cotangent'));
+  const got = evalGraph(p._bwdGraph, [...captured, ...res, ...ctLeaves]);
+  const cts: Ct[] = new globalThis.Array<Ct>(p._numCaptured).fill(null);
+  let k = 0;
+  for (const has of p._bwdHasCt) cts.push(has ? got[k++] : null);
   return cts;
 }
 
@@ -278,43 +283,132 @@ export function checkpoint<F extends (...args: any[]) => any>(f: F): F {
 }
 
 /**
+ * Closure-converts several graphs traced in the same context together: every tracer any of them
+ * captured becomes a leading input of all of them (in one shared order); concrete captured
+ * values stay constants.
+ */
+function closureConvertJointly(graphs: Graph[]): { graphs: Graph[]; captured: Array[] } {
+  const captured: Array[] = [];
+  const index = new Map<Array, number>();
+  for (const g of graphs) {
+    for (const x of g.constValues) {
+      if (x._data === null && !index.has(x)) {
+        index.set(x, captured.length);
+        captured.push(x);
+      }
+    }
+  }
+  const converted = graphs.map((g) => {
+    const capVars = captured.map((c) => new Var(c.aval));
+    const consts: Var[] = [];
+    const values: Array[] = [];
+    g.consts.forEach((v, i) => {
+      const x = g.constValues[i];
+      if (x._data === null) capVars[index.get(x)!] = v;
+      else {
+        consts.push(v);
+        values.push(x);
+      }
+    });
+    return new Graph([...capVars, ...g.inputs], consts, values, g.eqns, g.outputs, g.inTree, g.outTree);
+  });
+  return { graphs: converted, captured };
+}
+
+/**
  * `customVjp(f, fwd, bwd)`: `f` with a user-defined VJP. `fwd(...args)` returns
- * `[out, residuals]`; `bwd(residuals, ctOut)` returns an array with one cotangent pytree per
- * argument (null for none).
+ * `[out, residuals]` (residuals: a pytree of arrays); `bwd(residuals, ctOut)` returns an array
+ * with one cotangent pytree per argument (null for none). Inside a trace, `f`, `fwd` and `bwd`
+ * are all traced at the call, so they may close over values of the enclosing computation (as
+ * long as those are not being differentiated — pass such values as arguments instead).
  */
 export function customVjp<F extends (...args: any[]) => any>(
   f: F,
   fwd: (...args: Parameters<F>) => [ReturnType<F>, any],
   bwd: (residuals: any, ct: any) => any[],
 ): F {
+  const name = f.name || 'fn';
   const wrapped = (...args: any[]) => {
-    const { graph, captured, arrays, inTree, outTree } = traceSub(f, args, 'customVjp');
-    const outs = lax.customVjpCall([...captured, ...arrays], {
-      graph,
-      fwd,
-      bwd,
-      _numCaptured: captured.length,
-      _unflattenArgs: (ls: any[]) => unflatten<any[]>(inTree, ls),
-      _flattenOut: (o: any) => {
-        const [ls, d] = flatten(o);
-        if (!treedefEqual(d, outTree)) throw new PytreeError(`customVjp: fwd's output structure ${treedefToString(d)} differs from f's ${treedefToString(outTree)}`);
-        return ls;
-      },
-      _unflattenOut: (ls: any[]) => unflatten(outTree, ls),
-      _flattenArgCts: (cts: any[]) => {
-        if (cts.length !== args.length) throw new GradError(`customVjp: bwd returned ${cts.length} cotangents for ${args.length} arguments`);
-        const out: any[] = [];
-        cts.forEach((c, i) => {
-          const [argLeaves] = flatten(args[i]);
-          if (c === null || c === undefined) out.push(...argLeaves.map(() => null));
-          else {
-            const [cl] = flatten(c);
-            if (cl.length !== argLeaves.length) throw new GradError(`customVjp: bwd's cotangent for argument ${i} has ${cl.length} leaves, the argument has ${argLeaves.length}`);
-            out.push(...cl);
+    // Outside any trace nothing can differentiate this call: just compute f.
+    if (!currentTrace()) return f(...args);
+    const [leaves, inTree] = flatten(args);
+    const arrays = leaves.map((l, i) => asArrayLeaf(l, `customVjp argument leaf ${i}`));
+    const inAvals = arrays.map((x) => leafAval(x, 'customVjp'));
+    const primal = traceFlat(f, inAvals, inTree, `customVjp(${name})`);
+    const outTree = primal.outTree as TreeDef;
+    const nOut = primal.outputs.length;
+
+    const fwdGraph = traceFlat(
+      (...a: any[]) => {
+        const r = (fwd as (...x: any[]) => unknown)(...a);
+        if (!globalThis.Array.isArray(r) || r.length !== 2) throw new GradError(`customVjp(${name}): fwd must return [output, residuals]`);
+        const [outLeaves, d] = flatten(r[0]);
+        if (!treedefEqual(d, outTree)) throw new PytreeError(`customVjp(${name}): fwd's output structure ${treedefToString(d)} differs from f's ${treedefToString(outTree)}`);
+        outLeaves.forEach((o, i) => {
+          const want = primal.outputs[i].aval;
+          const got = asArrayLeaf(o, `customVjp(${name}) fwd output leaf ${i}`);
+          if (!shapeEqual(got.shape, want.shape) || got.dtype !== want.dtype) {
+            throw new GradError(`customVjp(${name}): fwd's output leaf ${i} is ${fmtAval(got)} but f's is ${fmtAval(want)}`);
           }
+        });
+        const [resLeaves] = flatten(r[1]);
+        resLeaves.forEach((l, i) => {
+          if (!(l instanceof Array) && typeof l !== 'number' && typeof l !== 'boolean') {
+            throw new GradError(`customVjp(${name}): residual leaf ${i} is ${typeof l}; residuals must be a pytree of arrays (pass other values through the closure)`);
+          }
+        });
+        return r;
+      },
+      inAvals,
+      inTree,
+      `customVjp fwd(${fwd.name || 'fwd'})`,
+    );
+    const resTree = (fwdGraph.outTree as Extract<TreeDef, { kind: 'array' }>).children[1];
+    const resAvals = fwdGraph.outputs.slice(nOut).map((o) => o.aval);
+
+    const hasCt: boolean[] = [];
+    const bwdGraph = traceFlat(
+      (res: unknown, ct: unknown) => {
+        const cts = bwd(res, ct);
+        if (!globalThis.Array.isArray(cts)) throw new GradError(`customVjp(${name}): bwd must return an array with one cotangent per primal argument`);
+        if (cts.length !== args.length) throw new GradError(`customVjp(${name}): bwd returned ${cts.length} cotangents for ${args.length} arguments`);
+        const out: Array[] = [];
+        let leaf = 0;
+        cts.forEach((c, i) => {
+          const n = numLeaves(flatten(args[i])[1]);
+          if (c === null || c === undefined) {
+            for (let j = 0; j < n; j++) hasCt.push(false);
+            leaf += n;
+            return;
+          }
+          const [cl] = flatten(c);
+          if (cl.length !== n) throw new GradError(`customVjp(${name}): bwd's cotangent for argument ${i} has ${cl.length} leaves, the argument has ${n}`);
+          cl.forEach((l, j) => {
+            const want = inAvals[leaf++];
+            let x = asArrayLeaf(l, `customVjp(${name}) bwd cotangent for argument ${i} leaf ${j}`);
+            if (!shapeEqual(x.shape, want.shape)) throw new GradError(`customVjp(${name}): bwd's cotangent for argument ${i} leaf ${j} is ${fmtAval(x)} but the argument is ${fmtAval(want)}`);
+            if (x.dtype !== want.dtype && isFloat(x.dtype) && isFloat(want.dtype)) x = lax.convert(x, want.dtype);
+            const usable = x.dtype === want.dtype && isFloat(want.dtype);
+            hasCt.push(usable);
+            if (usable) out.push(x);
+          });
         });
         return out;
       },
+      [...resAvals, ...primal.outputs.map((o) => o.aval)],
+      { kind: 'array', children: [resTree, outTree] },
+      `customVjp bwd(${bwd.name || 'bwd'})`,
+    );
+
+    const { graphs, captured } = closureConvertJointly([primal, fwdGraph, bwdGraph]);
+    const outs = lax.customVjpCall([...captured, ...arrays], {
+      graph: graphs[0],
+      fwd,
+      bwd,
+      _numCaptured: captured.length,
+      _fwdGraph: graphs[1],
+      _bwdGraph: graphs[2],
+      _bwdHasCt: hasCt,
     });
     return unflatten(outTree, outs);
   };

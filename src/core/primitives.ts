@@ -18,6 +18,11 @@
  * - argmax {axis, indexDtype}: first maximal index. cumsum {axis, reverse}: inclusive.
  * - dot_general: output dims are batch dims, then lhs free dims, then rhs free dims (as in XLA).
  * - shifts by ≥ 32 bits give 0 (logical) or the sign fill (arithmetic), as in XLA.
+ * - integer arithmetic wraps mod 2^32; integer div truncates toward zero, x / 0 gives all ones
+ *   (-1 for int32), x % 0 gives x (XLA's rules); rem has the dividend's sign (C fmod).
+ * - float → int conversion truncates toward zero and saturates (NaN → 0); int32 ↔ uint32
+ *   reinterprets bits; to bool is x ≠ 0. round is half away from zero.
+ * - float32 results are rounded to float32 after every primitive.
  * - remat {graph} and custom_vjp_call {graph, …} call a sub-Graph; autodiff treats them specially.
  */
 
@@ -29,23 +34,27 @@ import { fmtShape, shapeEqual, sizeOf, type Shape } from './shape.js';
 
 type NoParams = Record<string, never>;
 
-/** Parameters of a custom_vjp_call: the primal graph plus the user's forward and backward rules. */
+/**
+ * Parameters of a custom_vjp_call: the primal graph plus the user's forward and backward rules.
+ * All three are traced when the call is made (so closures over values of enclosing traces become
+ * explicit leading inputs, shared by the three graphs); autodiff evaluates `_fwdGraph` and
+ * `_bwdGraph`, every other interpretation evaluates `graph`.
+ */
 export interface CustomVjpParams {
+  /** The primal function: [captured…, argument leaves…] → output leaves. */
   graph: Graph;
-  /** (…primal args as pytrees) → [output pytree, residuals]. */
+  /** The user's forward rule, (…primal args as pytrees) → [output pytree, residuals] (for printing). */
   fwd: (...args: any[]) => [any, any];
-  /** (residuals, output cotangent pytree) → tuple of argument cotangent pytrees. */
+  /** The user's backward rule, (residuals, output cotangent pytree) → argument cotangents (for printing). */
   bwd: (res: any, ct: any) => any[];
   /** Number of leading inputs that are values captured from enclosing traces (no cotangent). */
   _numCaptured: number;
-  /** Unflattens the graph's flat inputs into the user's argument list. */
-  _unflattenArgs: (leaves: any[]) => any[];
-  /** Flattens the user's output pytree into leaves. */
-  _flattenOut: (out: any) => any[];
-  /** Unflattens output leaves (cotangents) into the user's output pytree. */
-  _unflattenOut: (leaves: any[]) => any;
-  /** Flattens the user's argument-cotangent tuple into leaves. */
-  _flattenArgCts: (cts: any[]) => any[];
+  /** `fwd` traced: [captured…, argument leaves…] → [output leaves…, residual leaves…]. */
+  _fwdGraph: Graph;
+  /** `bwd` traced: [captured…, residual leaves…, output-cotangent leaves…] → the non-null argument-cotangent leaves. */
+  _bwdGraph: Graph;
+  /** One entry per argument leaf: whether `_bwdGraph` returns a cotangent for it (in order). */
+  _bwdHasCt: boolean[];
 }
 
 /** Each primitive's parameter type. Adding a primitive here forces a rule in every table. */

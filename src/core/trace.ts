@@ -103,7 +103,7 @@ function annotate(err: unknown, prim: Primitive, inputs: Array[], source: string
   if (err instanceof MyriadError && !(err as { _annotated?: boolean })._annotated) {
     const where = source ?? sourceOverride ?? userSourceLocation();
     const operands = inputs.length ? ` (operands: ${inputs.map((x) => fmtAval(x)).join(', ')})` : '';
-    err.message = `${prim}: ${err.message}${operands}${where ? `\n  at ${where}` : ''}`;
+    err.message = `${err.message.startsWith(prim) ? '' : `${prim}: `}${err.message}${operands}${where ? `\n  at ${where}` : ''}`;
     (err as { _annotated?: boolean })._annotated = true;
   }
   throw err;

@@ -1,0 +1,845 @@
+/**
+ * Lowering of a Myriad Graph to an ONNX model (opset 18, IR version 8) that ONNX Runtime's CPU
+ * provider runs with the exact semantics of `src/core/primitives.ts` and the reference
+ * interpreter. One exhaustive typed rule table, `onnxRules`, maps each primitive to ONNX nodes;
+ * where ONNX lacks an op or its semantics differ, the rule builds a composite (documented at the
+ * rule). Where ONNX Runtime 1.30's CPU provider has no kernel for an element type, the rule
+ * computes in a wider "carrier" type and casts back (measured gaps, see below).
+ *
+ * Kernel-type gaps of onnxruntime-node 1.30 (CPU) that the rules work around (measured by
+ * test/onnx/kernels.test.ts, which fails when a gap closes or a new one appears):
+ * | op                                   | missing              | workaround                          |
+ * |--------------------------------------|----------------------|-------------------------------------|
+ * | Where                                | uint32, bool         | select in int32 / uint8, cast back  |
+ * | ReduceSum/Max/Min, ArgMax, CumSum,   | uint32               | compute in int64, cast back (wraps) |
+ * | TopK                                 |                      |                                     |
+ * | Atan, Erf                            | float64              | atan2/erf on float64 are refused    |
+ * | Neg                                  | uint32, bool (spec)  | 0 − x in uint32; bool is identity   |
+ * | BitShift                             | int32 (spec)         | shift the uint32 bit pattern        |
+ * | Add/Sub/Mul/Div/Max/Min/Less/…/Sum   | bool (spec)          | logical ops, or uint8 carriers      |
+ * Semantic differences handled by composites: integer Div/Mod by 0 (and INT_MIN / −1) would trap
+ * in ONNX Runtime, so divisors are made safe and the XLA results selected; Cast float → int is
+ * undefined out of range, so values are clamped (NaN → 0); Round is half-to-even (we need half
+ * away from zero); BitShift by ≥ 32 is undefined; Gather wraps negative indices (we need 0 for
+ * every out-of-range index); ArgMax/ReduceMax/TopK ignore NaN (we treat NaN as the maximum).
+ *
+ * Graph constants become initializers; literals become shared scalar initializers. Equations
+ * whose outputs are all empty become empty constants, so ONNX Runtime never computes an empty op.
+ */
+
+import type { Array as MArray } from '../../core/array.js';
+import { Literal, fmtAval, type AbstractValue, type Atom, type Eqn, type Graph, type Var } from '../../core/ir.js';
+import type { Primitive, PrimitiveParams } from '../../core/primitives.js';
+import { broadcastShapes, sizeOf } from '../../core/shape.js';
+import { A, ONNX_OPSET, ONNX_TYPE_CODE, OnnxError, OnnxModelBuilder, onnxDtype, type Attr, type OnnxDType } from './builder.js';
+
+/** A value inside the ONNX graph being built: its name, element type and static shape. */
+export interface Val {
+  readonly name: string;
+  readonly dtype: OnnxDType;
+  readonly shape: readonly number[];
+}
+
+/** Thrown for a primitive/dtype combination that ONNX Runtime cannot run (use the reference backend). */
+export class OnnxUnsupportedError extends OnnxError {}
+
+/** Lowers one primitive: input values and params → output values (matching `outAvals`). */
+export type OnnxRule<P extends Primitive> = (cx: LowerContext, inputs: Val[], params: PrimitiveParams[P], outAvals: AbstractValue[]) => Val[];
+
+const INT32_MIN = -2147483648;
+
+const isFloat = (d: OnnxDType): boolean => d === 'float32' || d === 'float64';
+const isInteger = (d: OnnxDType): boolean => d === 'int32' || d === 'uint32';
+
+/** Builder helpers used by the rules; tracks each value's dtype and shape. */
+export class LowerContext {
+  /** Description of the equation being lowered (for error messages). */
+  site = '';
+  constructor(readonly b: OnnxModelBuilder) {}
+
+  /** A node with one output of the given dtype and shape. Null inputs are omitted optionals. */
+  op(opType: string, inputs: readonly (Val | null)[], dtype: OnnxDType, shape: readonly number[], attrs: Record<string, Attr> = {}): Val {
+    const name = this.b.op(opType, inputs.map((v) => (v ? v.name : '')), attrs);
+    return { name, dtype, shape: [...shape] };
+  }
+
+  /** A node with several outputs. */
+  ops(opType: string, inputs: readonly (Val | null)[], outs: readonly AbstractValueLike[], attrs: Record<string, Attr> = {}): Val[] {
+    const names = this.b.node(opType, inputs.map((v) => (v ? v.name : '')), attrs, outs.length);
+    return names.map((name, i) => ({ name, dtype: outs[i].dtype, shape: [...outs[i].shape] }));
+  }
+
+  /** A scalar constant. */
+  scalar(dtype: OnnxDType, value: number): Val {
+    return { name: this.b.scalar(dtype, value), dtype, shape: [] };
+  }
+
+  /** A 1-D int64 constant. */
+  i64(values: readonly number[]): Val {
+    return { name: this.b.int64s(values), dtype: 'int64', shape: [values.length] };
+  }
+
+  /** A constant tensor of `values` (row-major). */
+  tensor(dtype: OnnxDType, shape: readonly number[], values: ArrayLike<number>, hint = 'const'): Val {
+    return { name: this.b.initializer(dtype, shape, values, hint), dtype, shape: [...shape] };
+  }
+
+  /** `value` broadcast to `shape`. */
+  full(dtype: OnnxDType, shape: readonly number[], value: number): Val {
+    const s = this.scalar(dtype, value);
+    if (shape.length === 0) return s;
+    if (sizeOf(shape) <= 16) return { name: this.b.constant(dtype, shape, new globalThis.Array<number>(sizeOf(shape)).fill(value)), dtype, shape: [...shape] };
+    return this.op('Expand', [s, this.i64(shape)], dtype, shape);
+  }
+
+  cast(x: Val, dtype: OnnxDType): Val {
+    if (x.dtype === dtype) return x;
+    return this.op('Cast', [x], dtype, x.shape, { to: A.int(ONNX_TYPE_CODE[dtype]) });
+  }
+
+  /** Elementwise unary op keeping shape (and dtype unless given). */
+  un(opType: string, x: Val, dtype: OnnxDType = x.dtype, attrs: Record<string, Attr> = {}): Val {
+    return this.op(opType, [x], dtype, x.shape, attrs);
+  }
+
+  /** Elementwise binary op with NumPy broadcasting (scalar constants broadcast). */
+  bin(opType: string, a: Val, b: Val, dtype: OnnxDType = a.dtype, attrs: Record<string, Attr> = {}): Val {
+    return this.op(opType, [a, b], dtype, broadcastShapes(a.shape, b.shape), attrs);
+  }
+
+  /** Comparison (bool result). */
+  cmp(opType: 'Equal' | 'Less' | 'LessOrEqual' | 'Greater' | 'GreaterOrEqual', a: Val, b: Val): Val {
+    return this.bin(opType, a, b, 'bool');
+  }
+
+  add(a: Val, b: Val): Val { return this.bin('Add', a, b); }
+  sub(a: Val, b: Val): Val { return this.bin('Sub', a, b); }
+  mul(a: Val, b: Val): Val { return this.bin('Mul', a, b); }
+  div(a: Val, b: Val): Val { return this.bin('Div', a, b); }
+  and(a: Val, b: Val): Val { return this.bin('And', a, b, 'bool'); }
+  or(a: Val, b: Val): Val { return this.bin('Or', a, b, 'bool'); }
+  not(a: Val): Val { return this.un('Not', a, 'bool'); }
+  isNan(a: Val): Val { return this.un('IsNaN', a, 'bool'); }
+
+  /**
+   * `cond ? t : f` elementwise with broadcasting. ONNX Runtime has no Where kernel for uint32 or
+   * bool, so those select through int32 (the cast keeps the 32-bit pattern) or uint8.
+   */
+  where(cond: Val, t: Val, f: Val): Val {
+    const dt = t.dtype;
+    if (f.dtype !== dt) throw new OnnxError(`internal: where branches differ in dtype (${dt} vs ${f.dtype}) in ${this.site}`);
+    const shape = broadcastShapes(cond.shape, t.shape, f.shape);
+    const carrier: OnnxDType | null = dt === 'uint32' ? 'int32' : dt === 'bool' ? 'uint8' : null;
+    if (!carrier) return this.op('Where', [cond, t, f], dt, shape);
+    const r = this.op('Where', [cond, this.cast(t, carrier), this.cast(f, carrier)], carrier, shape);
+    return this.cast(r, dt);
+  }
+
+  reshape(x: Val, shape: readonly number[]): Val {
+    if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
+    return this.op('Reshape', [x, this.i64(shape)], x.dtype, shape, { allowzero: A.int(1) });
+  }
+
+  transpose(x: Val, perm: readonly number[]): Val {
+    if (perm.every((p, i) => p === i)) return x;
+    return this.op('Transpose', [x], x.dtype, perm.map((p) => x.shape[p]), { perm: A.ints(perm) });
+  }
+
+  expand(x: Val, shape: readonly number[]): Val {
+    if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
+    return this.op('Expand', [x, this.i64(shape)], x.dtype, shape);
+  }
+
+  /** Static slice over all dims (steps ≥ 1). */
+  slice(x: Val, starts: readonly number[], ends: readonly number[], steps?: readonly number[]): Val {
+    const st = steps ?? starts.map(() => 1);
+    const shape = x.shape.map((_, i) => Math.max(0, Math.ceil((ends[i] - starts[i]) / st[i])));
+    if (starts.every((s, i) => s === 0 && ends[i] === x.shape[i] && st[i] === 1)) return x;
+    const axes = x.shape.map((_, i) => i);
+    return this.op('Slice', [x, this.i64(starts), this.i64(ends), this.i64(axes), this.i64(st)], x.dtype, shape);
+  }
+
+  concat(xs: readonly Val[], axis: number): Val {
+    if (xs.length === 1) return xs[0];
+    const shape = [...xs[0].shape];
+    shape[axis] = xs.reduce((n, x) => n + x.shape[axis], 0);
+    return this.op('Concat', xs, xs[0].dtype, shape, { axis: A.int(axis) });
+  }
+
+  /**
+   * Applies `f` in `carrier` when `x.dtype` is one of `gaps` (ONNX Runtime lacks a kernel):
+   * casts the inputs in and the result (of the original dtype) back out.
+   */
+  viaCarrier(xs: readonly Val[], gaps: Partial<Record<OnnxDType, OnnxDType>>, f: (ys: Val[]) => Val, outDtype: OnnxDType = xs[0].dtype): Val {
+    const carrier = gaps[xs[0].dtype];
+    if (!carrier) return f([...xs]);
+    const r = f(xs.map((x) => this.cast(x, carrier)));
+    return r.dtype === outDtype ? r : this.cast(r, outDtype);
+  }
+
+  /** Refuses a dtype ONNX Runtime cannot compute this op in. */
+  unsupported(what: string): never {
+    throw new OnnxUnsupportedError(`${this.site}: ${what}; run this function with the reference backend (jit(f, { backend: 'reference' })) or convert to float32`);
+  }
+}
+
+interface AbstractValueLike {
+  readonly dtype: OnnxDType;
+  readonly shape: readonly number[];
+}
+
+function dtypeOf(a: AbstractValue, where: string): OnnxDType {
+  return onnxDtype(a.dtype, where);
+}
+
+// ------------------------------------------------------------------------------------------
+// elementwise helpers
+
+/** Float constant of the same dtype as `x`. */
+function fc(cx: LowerContext, x: Val, v: number): Val {
+  return cx.scalar(x.dtype, v);
+}
+
+/**
+ * Runs a float composite in float64 for float32 operands (ONNX Runtime has float64 kernels for
+ * Exp/Log), so the result rounds to float32 once, as in the reference.
+ */
+function inFloat64(cx: LowerContext, xs: Val[], f: (ys: Val[]) => Val): Val {
+  const dt = xs[0].dtype;
+  const r = f(xs.map((x) => cx.cast(x, 'float64')));
+  return cx.cast(r, dt);
+}
+
+/** Round half away from zero: sign(x)·(⌊|x|⌋ + [|x| − ⌊|x|⌋ ≥ ½]); every step is exact. */
+function roundHalfAway(cx: LowerContext, x: Val): Val {
+  const a = cx.un('Abs', x);
+  const fl = cx.un('Floor', a);
+  const up = cx.cmp('GreaterOrEqual', cx.sub(a, fl), fc(cx, x, 0.5));
+  const m = cx.add(fl, cx.cast(up, x.dtype));
+  return signKeep(cx, x, m);
+}
+
+/** `m` (≥ 0 or NaN) with the sign of `x`, keeping ±0 and NaN of x: where(x < 0 or x is −0, −m, m). */
+function signKeep(cx: LowerContext, x: Val, m: Val): Val {
+  // x is −0 exactly when x == 0 and 1/x < 0
+  const negZero = cx.and(cx.cmp('Equal', x, fc(cx, x, 0)), cx.cmp('Less', cx.div(fc(cx, x, 1), x), fc(cx, x, 0)));
+  const neg = cx.or(cx.cmp('Less', x, fc(cx, x, 0)), negZero);
+  return cx.where(neg, cx.un('Neg', m), m);
+}
+
+/** log1p by Goldberg's trick: u = 1 + x; x if u = 1, else log(u)·x/(u − 1); +inf stays +inf. */
+function log1p(cx: LowerContext, x: Val): Val {
+  const u = cx.add(fc(cx, x, 1), x);
+  const d = cx.sub(u, fc(cx, x, 1));
+  const r = cx.where(cx.cmp('Equal', d, fc(cx, x, 0)), x, cx.mul(cx.un('Log', u), cx.div(x, d)));
+  return cx.where(cx.cmp('Equal', x, fc(cx, x, Infinity)), x, r);
+}
+
+/** expm1 by Kahan's trick: u = eˣ; x if u = 1, −1 if u − 1 = −1, u if u = ∞, else (u − 1)·x/log u. */
+function expm1(cx: LowerContext, x: Val): Val {
+  const u = cx.un('Exp', x);
+  const um1 = cx.sub(u, fc(cx, x, 1));
+  let r = cx.mul(um1, cx.div(x, cx.un('Log', u)));
+  r = cx.where(cx.cmp('Equal', um1, fc(cx, x, 0)), x, r);
+  r = cx.where(cx.cmp('Equal', um1, fc(cx, x, -1)), fc(cx, x, -1), r);
+  return cx.where(cx.cmp('Equal', u, fc(cx, x, Infinity)), u, r);
+}
+
+/** The sign bit of a float (true for −0 and negative numbers; false for NaN with either sign). */
+function signBit(cx: LowerContext, x: Val): Val {
+  const zero = fc(cx, x, 0);
+  return cx.or(cx.cmp('Less', x, zero), cx.and(cx.cmp('Equal', x, zero), cx.cmp('Less', cx.div(fc(cx, x, 1), x), zero)));
+}
+
+/**
+ * atan2(y, x) = atan(y/x), + π·sign(y) when x has its sign bit set; fixed up for 0/0 (±0 or ±π
+ * by the signs of the zeros) and ∞/∞ (±π/4 or ±3π/4), as C's atan2.
+ */
+function atan2(cx: LowerContext, y: Val, x: Val): Val {
+  const base = cx.un('Atan', cx.div(y, x));
+  const xneg = signBit(cx, x);
+  const yneg = signBit(cx, y);
+  const piS = cx.where(yneg, fc(cx, x, -Math.PI), fc(cx, x, Math.PI));
+  let r = cx.where(xneg, cx.add(base, piS), base);
+  const zero = fc(cx, x, 0);
+  const bothZero = cx.and(cx.cmp('Equal', x, zero), cx.cmp('Equal', y, zero));
+  r = cx.where(bothZero, cx.where(xneg, piS, y), r);
+  const inf = fc(cx, x, Infinity);
+  const isInf = (v: Val) => cx.cmp('Equal', cx.un('Abs', v), inf);
+  const bothInf = cx.and(isInf(x), isInf(y));
+  const q = cx.where(xneg, fc(cx, x, (3 * Math.PI) / 4), fc(cx, x, Math.PI / 4));
+  return cx.where(bothInf, cx.where(yneg, cx.un('Neg', q), q), r);
+}
+
+function unaryRule(kind: 'neg' | 'abs' | 'sign' | 'floor' | 'ceil' | 'round' | 'is_finite' | 'exp' | 'log' | 'log1p' | 'expm1' | 'tanh' | 'logistic' | 'sin' | 'cos' | 'sqrt' | 'rsqrt' | 'erf' | 'not'): OnnxRule<any> {
+  return (cx, [x]) => {
+    const dt = x.dtype;
+    switch (kind) {
+      // −x; uint32 has no Neg (0 − x wraps), bool negation is the identity (as in the reference)
+      case 'neg':
+        if (dt === 'bool') return [x];
+        if (dt === 'uint32') return [cx.sub(cx.scalar('uint32', 0), x)];
+        return [cx.un('Neg', x)];
+      case 'abs':
+        return [dt === 'bool' ? x : cx.un('Abs', x)];
+      // Sign keeps NaN and ±0 for floats (checked by the conformance test)
+      case 'sign':
+        return [dt === 'bool' ? x : cx.un('Sign', x)];
+      case 'floor': return [cx.un('Floor', x)];
+      case 'ceil': return [cx.un('Ceil', x)];
+      // ONNX Round is half-to-even; XLA's round is half away from zero
+      case 'round': return [roundHalfAway(cx, x)];
+      // |x| < ∞ is false for ±∞ and NaN
+      case 'is_finite': return [cx.cmp('Less', cx.un('Abs', x), fc(cx, x, Infinity))];
+      case 'exp': return [cx.un('Exp', x)];
+      case 'log': return [cx.un('Log', x)];
+      // no Log1p/Expm1 in ONNX: Goldberg's/Kahan's tricks, in float64 for float32 operands
+      case 'log1p': return [dt === 'float32' ? inFloat64(cx, [x], ([y]) => log1p(cx, y)) : log1p(cx, x)];
+      case 'expm1': return [dt === 'float32' ? inFloat64(cx, [x], ([y]) => expm1(cx, y)) : expm1(cx, x)];
+      case 'tanh': return [cx.un('Tanh', x)];
+      case 'logistic': return [cx.un('Sigmoid', x)];
+      case 'sin': return [cx.un('Sin', x)];
+      case 'cos': return [cx.un('Cos', x)];
+      case 'sqrt': return [cx.un('Sqrt', x)];
+      case 'rsqrt': return [cx.un('Reciprocal', cx.un('Sqrt', x))];
+      case 'erf':
+        if (dt === 'float64') cx.unsupported('erf on float64 has no ONNX Runtime CPU kernel');
+        return [cx.un('Erf', x)];
+      case 'not': return [dt === 'bool' ? cx.not(x) : cx.un('BitwiseNot', x)];
+    }
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+// binary
+
+/** Integer division with XLA's results: trunc(a/b); a/0 = all ones; INT_MIN/−1 = INT_MIN. */
+function intDiv(cx: LowerContext, a: Val, b: Val): Val {
+  const dt = a.dtype;
+  const zero = cx.scalar(dt, 0);
+  const isZero = cx.cmp('Equal', b, zero);
+  if (dt === 'uint32') {
+    const safe = cx.where(isZero, cx.scalar(dt, 1), b);
+    return cx.where(isZero, cx.scalar(dt, 0xffffffff), cx.div(a, safe));
+  }
+  // int32: a/−1 traps for INT_MIN, so −1 divides by 1 and negates (Neg wraps INT_MIN to itself)
+  const isM1 = cx.cmp('Equal', b, cx.scalar(dt, -1));
+  const safe = cx.where(cx.or(isZero, isM1), cx.scalar(dt, 1), b);
+  const q = cx.div(a, safe);
+  return cx.where(isZero, cx.scalar(dt, -1), cx.where(isM1, cx.un('Neg', a), q));
+}
+
+/** Integer remainder with the dividend's sign; a % 0 = a; a % −1 = 0. */
+function intRem(cx: LowerContext, a: Val, b: Val): Val {
+  const dt = a.dtype;
+  const isZero = cx.cmp('Equal', b, cx.scalar(dt, 0));
+  const bad = dt === 'int32' ? cx.or(isZero, cx.cmp('Equal', b, cx.scalar(dt, -1))) : isZero;
+  const safe = cx.where(bad, cx.scalar(dt, 1), b);
+  return cx.where(isZero, a, cx.bin('Mod', a, safe, dt, { fmod: A.int(1) }));
+}
+
+/** `a & ¬b` and `a | ¬b` on bools (bool rem and div in the reference's 0/1 arithmetic). */
+const andNot = (cx: LowerContext, a: Val, b: Val) => cx.and(a, cx.not(b));
+const orNot = (cx: LowerContext, a: Val, b: Val) => cx.or(a, cx.not(b));
+
+function arithRule(kind: 'add' | 'sub' | 'mul' | 'div' | 'rem' | 'pow' | 'max' | 'min' | 'atan2'): OnnxRule<any> {
+  return (cx, [a, b]) => {
+    const dt = a.dtype;
+    if (dt === 'bool') {
+      // bool arithmetic on 0/1 stores result ≠ 0: + is or, − is xor, · is and, max/min are or/and
+      switch (kind) {
+        case 'add': case 'max': return [cx.or(a, b)];
+        case 'sub': return [cx.bin('Xor', a, b, 'bool')];
+        case 'mul': case 'min': return [cx.and(a, b)];
+        case 'div': return [orNot(cx, a, b)]; // a / 0 is all ones (true), a / 1 = a
+        case 'rem': return [andNot(cx, a, b)]; // a % 0 = a, a % 1 = 0
+        default: throw new OnnxError(`internal: ${kind} on bool in ${cx.site}`);
+      }
+    }
+    const int = isInteger(dt);
+    switch (kind) {
+      case 'add': return [cx.add(a, b)];
+      case 'sub': return [cx.sub(a, b)];
+      case 'mul': return [cx.mul(a, b)];
+      case 'div': return [int ? intDiv(cx, a, b) : cx.div(a, b)];
+      // floats: C fmod (ONNX Mod needs fmod=1 for floats)
+      case 'rem': return [int ? intRem(cx, a, b) : cx.bin('Mod', a, b, dt, { fmod: A.int(1) })];
+      case 'pow': return [cx.bin('Pow', a, b)];
+      case 'max': return [cx.bin('Max', a, b)];
+      case 'min': return [cx.bin('Min', a, b)];
+      case 'atan2':
+        if (dt === 'float64') cx.unsupported('atan2 on float64 needs Atan, which has no float64 ONNX Runtime CPU kernel');
+        return [atan2(cx, a, b)];
+    }
+  };
+}
+
+function bitwiseRule(kind: 'and' | 'or' | 'xor'): OnnxRule<any> {
+  const logical = { and: 'And', or: 'Or', xor: 'Xor' }[kind];
+  const bitwise = { and: 'BitwiseAnd', or: 'BitwiseOr', xor: 'BitwiseXor' }[kind];
+  return (cx, [a, b]) => [a.dtype === 'bool' ? cx.bin(logical, a, b, 'bool') : cx.bin(bitwise, a, b)];
+}
+
+/**
+ * Shifts on the 32-bit pattern with an unsigned count (BitShift exists only for unsigned types
+ * and is undefined for counts ≥ 32): int32 operands are reinterpreted as uint32 (Cast keeps the
+ * bits); counts ≥ 32 give 0 via a multiply by [s < 32]; the arithmetic shift is
+ * s ⊕ ((x ⊕ s) >> min(n, 31)) with s the sign fill.
+ */
+function shiftRule(kind: 'shift_left' | 'shift_right_logical' | 'shift_right_arithmetic'): OnnxRule<any> {
+  return (cx, [a, b]) => {
+    const dt = a.dtype;
+    const x = cx.cast(a, 'uint32');
+    const n = cx.cast(b, 'uint32');
+    const n31 = cx.bin('Min', n, cx.scalar('uint32', 31));
+    let r: Val;
+    if (kind === 'shift_right_arithmetic') {
+      const fill = cx.sub(cx.scalar('uint32', 0), cx.bin('BitShift', x, cx.scalar('uint32', 31), 'uint32', { direction: A.str('RIGHT') }));
+      r = cx.bin('BitwiseXor', cx.bin('BitShift', cx.bin('BitwiseXor', x, fill), n31, 'uint32', { direction: A.str('RIGHT') }), fill);
+    } else {
+      const shifted = cx.bin('BitShift', x, n31, 'uint32', { direction: A.str(kind === 'shift_left' ? 'LEFT' : 'RIGHT') });
+      r = cx.mul(shifted, cx.cast(cx.cmp('Less', n, cx.scalar('uint32', 32)), 'uint32'));
+    }
+    return [cx.cast(r, dt)];
+  };
+}
+
+function compareRule(kind: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'): OnnxRule<any> {
+  const op = { eq: 'Equal', ne: 'Equal', lt: 'Less', le: 'LessOrEqual', gt: 'Greater', ge: 'GreaterOrEqual' }[kind] as 'Equal';
+  return (cx, [a, b]) => {
+    // bool has only Equal: order comparisons go through uint8
+    const [x, y] = a.dtype === 'bool' && kind !== 'eq' && kind !== 'ne' ? [cx.cast(a, 'uint8'), cx.cast(b, 'uint8')] : [a, b];
+    const r = cx.cmp(op, x, y);
+    return [kind === 'ne' ? cx.not(r) : r];
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+// convert
+
+/**
+ * convert_element_type with the reference's rules: float → int truncates toward zero and
+ * saturates (NaN → 0); ONNX Cast is undefined out of range, so the float is clamped to a range
+ * that is exact in float32 and float64, cast to int64 and clamped again. int32 ↔ uint32 Cast
+ * keeps the bit pattern; → bool is x ≠ 0 (NaN → true); float64 → float32 rounds to nearest.
+ */
+function convert(cx: LowerContext, x: Val, to: OnnxDType): Val {
+  const from = x.dtype;
+  if (from === to) return x;
+  if (to === 'bool') return cx.not(cx.cmp('Equal', x, cx.scalar(from, 0)));
+  if (isFloat(from) && (to === 'int32' || to === 'uint32')) {
+    const lo = to === 'int32' ? INT32_MIN : 0;
+    const hi = to === 'int32' ? 2 ** 31 : 2 ** 32;
+    const noNan = cx.where(cx.isNan(x), cx.scalar(from, 0), x);
+    const clipped = cx.op('Clip', [noNan, cx.scalar(from, lo), cx.scalar(from, hi)], from, x.shape);
+    const i64 = cx.bin('Min', cx.cast(clipped, 'int64'), cx.scalar('int64', hi - 1));
+    return cx.cast(i64, to);
+  }
+  return cx.cast(x, to);
+}
+
+// ------------------------------------------------------------------------------------------
+// structural
+
+function padRule(): OnnxRule<'pad'> {
+  return (cx, [x], p, [out]) => {
+    const dt = x.dtype;
+    const pv = dt === 'bool' ? (p.padValue ? 1 : 0) : p.padValue;
+    if (sizeOf(x.shape) === 0) return [cx.full(dt, out.shape, pv)];
+    let v = x;
+    // interior padding, per axis: [.., d, ..] → [.., d, 1, ..] → pad to [.., d, 1+k, ..] → merge → drop the last k
+    p.interior.forEach((k, axis) => {
+      if (k === 0 || v.shape[axis] <= 1) return;
+      const d = v.shape[axis];
+      const s1 = [...v.shape.slice(0, axis + 1), 1, ...v.shape.slice(axis + 1)];
+      const r = v.shape.length + 1;
+      const pads = new globalThis.Array<number>(2 * r).fill(0);
+      pads[r + axis + 1] = k;
+      const s2 = [...s1];
+      s2[axis + 1] = 1 + k;
+      const padded = cx.op('Pad', [cx.reshape(v, s1), cx.i64(pads), cx.scalar(dt, pv)], dt, s2, { mode: A.str('constant') });
+      const merged = [...v.shape];
+      merged[axis] = d * (1 + k);
+      const flat = cx.reshape(padded, merged);
+      const ends = [...merged];
+      ends[axis] = d + (d - 1) * k;
+      v = cx.slice(flat, merged.map(() => 0), ends);
+    });
+    // positive edge padding with Pad, negative edge padding with Slice
+    const lo = p.lo.map((l) => Math.max(0, l));
+    const hi = p.hi.map((h) => Math.max(0, h));
+    if (lo.some((l) => l > 0) || hi.some((h) => h > 0)) {
+      const shape = v.shape.map((d, i) => d + lo[i] + hi[i]);
+      v = cx.op('Pad', [v, cx.i64([...lo, ...hi]), cx.scalar(dt, pv)], dt, shape, { mode: A.str('constant') });
+    }
+    const starts = p.lo.map((l) => Math.max(0, -l));
+    const ends = v.shape.map((d, i) => d - Math.max(0, -p.hi[i]));
+    return [cx.slice(v, starts, ends)];
+  };
+}
+
+/** Clamped start indices as a 1-D int64 tensor: clamp(s_i, 0, limit_i). */
+function clampedStarts(cx: LowerContext, starts: Val[], limits: number[]): Val {
+  const parts = starts.map((s, i) => {
+    const s64 = cx.cast(s, 'int64');
+    const c = cx.bin('Min', cx.bin('Max', s64, cx.scalar('int64', 0)), cx.scalar('int64', limits[i]));
+    return cx.reshape(c, [1]);
+  });
+  return cx.concat(parts, 0);
+}
+
+// ------------------------------------------------------------------------------------------
+// reductions
+
+function reduceRule(kind: 'reduce_sum' | 'reduce_max' | 'reduce_min'): (cx: LowerContext, inputs: Val[], params: { axes: number[] }, outAvals: AbstractValue[]) => Val[] {
+  const op = { reduce_sum: 'ReduceSum', reduce_max: 'ReduceMax', reduce_min: 'ReduceMin' }[kind];
+  return (cx, [x], p, [out]) => {
+    if (p.axes.length === 0) return [x];
+    const dt = x.dtype;
+    if (p.axes.some((a) => x.shape[a] === 0)) return [cx.full(dt, out.shape, 0)]; // empty sum
+    const axes = [...p.axes].sort((a, b) => a - b);
+    const reduce = (v: Val, o: string) => cx.op(o, [v, cx.i64(axes)], v.dtype, out.shape, { keepdims: A.int(0) });
+    if (dt === 'bool') {
+      // any (sum ≠ 0, max) / all (min), computed on uint8
+      const r = reduce(cx.cast(x, 'uint8'), kind === 'reduce_min' ? 'ReduceMin' : 'ReduceMax');
+      return [cx.cast(r, 'bool')];
+    }
+    const r = cx.viaCarrier([x], { uint32: 'int64' }, ([v]) => reduce(v, op));
+    if (kind === 'reduce_sum' || !isFloat(dt)) return [r];
+    // NaN is the maximum (and poisons the minimum): ReduceMax/Min skip NaN, so put it back
+    const anyNan = cx.cast(cx.op('ReduceMax', [cx.cast(cx.isNan(x), 'uint8'), cx.i64(axes)], 'uint8', out.shape, { keepdims: A.int(0) }), 'bool');
+    return [cx.where(anyNan, cx.scalar(dt, NaN), r)];
+  };
+}
+
+function argmaxRule(): OnnxRule<'argmax'> {
+  return (cx, [x], p, [out]) => {
+    const dt = x.dtype;
+    const attrs = { axis: A.int(p.axis), keepdims: A.int(0), select_last_index: A.int(0) };
+    const argmax = (v: Val) => cx.op('ArgMax', [v], 'int64', out.shape, attrs);
+    let r = argmax(dt === 'bool' ? cx.cast(x, 'uint8') : dt === 'uint32' ? cx.cast(x, 'int64') : x);
+    if (isFloat(dt)) {
+      // NaN is the maximum and the first NaN wins: argmax of the NaN mask where there is one
+      const nanMask = cx.cast(cx.isNan(x), 'uint8');
+      const anyNan = cx.cast(cx.op('ReduceMax', [nanMask, cx.i64([p.axis])], 'uint8', out.shape, { keepdims: A.int(0) }), 'bool');
+      r = cx.where(anyNan, argmax(nanMask), r);
+    }
+    return [convert(cx, r, dtypeOf(out, cx.site))];
+  };
+}
+
+function cumsumRule(): OnnxRule<'cumsum'> {
+  return (cx, [x], p) => {
+    const dt = x.dtype;
+    const scan = (v: Val) => cx.op('CumSum', [v, cx.scalar('int64', p.axis)], v.dtype, v.shape, { reverse: A.int(p.reverse ? 1 : 0), exclusive: A.int(0) });
+    if (dt === 'bool') return [convert(cx, scan(cx.cast(x, 'int32')), 'bool')]; // running "or"
+    return [cx.viaCarrier([x], { uint32: 'int64' }, ([v]) => scan(v))];
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+// dot_general
+
+function dotGeneralRule(): OnnxRule<'dot_general'> {
+  return (cx, [a, b], p, [out]) => {
+    const outDt = dtypeOf(out, cx.site);
+    const { lhsContracting: lc, rhsContracting: rc, lhsBatch: lb, rhsBatch: rb } = p;
+    const lf = a.shape.map((_, i) => i).filter((i) => !lc.includes(i) && !lb.includes(i));
+    const rf = b.shape.map((_, i) => i).filter((i) => !rc.includes(i) && !rb.includes(i));
+    const prod = (s: readonly number[], dims: number[]) => sizeOf(dims.map((d) => s[d]));
+    const Bn = prod(a.shape, lb), M = prod(a.shape, lf), K = prod(a.shape, lc), N = prod(b.shape, rf);
+    if (K === 0) return [cx.full(outDt, out.shape, 0)];
+    // compute type: the operands' type, widened to the preferred float type (float64 when
+    // integers meet a float result, so the sums are exact as in the reference)
+    const inDt = a.dtype;
+    let ct: OnnxDType = inDt;
+    if (isFloat(outDt) && outDt !== inDt) ct = isFloat(inDt) ? (outDt === 'float64' || inDt === 'float64' ? 'float64' : 'float32') : 'float64';
+    const A_ = cx.cast(a, ct);
+    const B_ = cx.cast(b, ct);
+    const batched = lb.length > 0;
+    const lhs = cx.reshape(cx.transpose(A_, [...lb, ...lf, ...lc]), batched ? [Bn, M, K] : [M, K]);
+    const rhs = cx.reshape(cx.transpose(B_, [...rb, ...rc, ...rf]), batched ? [Bn, K, N] : [K, N]);
+    const mm = cx.op('MatMul', [lhs, rhs], ct, batched ? [Bn, M, N] : [M, N]);
+    const r = cx.reshape(mm, out.shape);
+    return [convert(cx, r, outDt)];
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+// gather / scatter_add / top_k
+
+interface GatherLayout {
+  Bs: number[]; Ms: number[]; N: number; Rs: number[]; Is: number[];
+  Bf: number; Mf: number; Rf: number; If: number;
+}
+
+function gatherLayout(x: readonly number[], idx: readonly number[], axis: number, bd: number): GatherLayout {
+  const Bs = x.slice(0, bd), Ms = x.slice(bd, axis), Rs = x.slice(axis + 1), Is = idx.slice(bd);
+  return { Bs, Ms, N: x[axis], Rs, Is, Bf: sizeOf(Bs), Mf: sizeOf(Ms), Rf: sizeOf(Rs), If: sizeOf(Is) };
+}
+
+/** In-range mask of int32 indices and the indices with out-of-range ones replaced by 0. */
+function safeIndices(cx: LowerContext, idx: Val, n: number): { valid: Val; safe: Val } {
+  const valid = cx.and(cx.cmp('GreaterOrEqual', idx, cx.scalar('int32', 0)), cx.cmp('Less', idx, cx.scalar('int32', n)));
+  return { valid, safe: cx.where(valid, idx, cx.scalar('int32', 0)) };
+}
+
+/** The index mask [B…, I…] reshaped to broadcast against [B…, M…, I…, R…]. */
+function maskFor(cx: LowerContext, valid: Val, L: GatherLayout): Val {
+  return cx.reshape(valid, [...L.Bs, ...L.Ms.map(() => 1), ...L.Is, ...L.Rs.map(() => 1)]);
+}
+
+function gatherRule(): OnnxRule<'gather'> {
+  return (cx, [x, idx], p, [out]) => {
+    const dt = x.dtype;
+    const L = gatherLayout(x.shape, idx.shape, p.axis, p.batchDims);
+    if (L.N === 0) return [cx.full(dt, out.shape, 0)]; // every index is out of range
+    const { valid, safe } = safeIndices(cx, idx, L.N);
+    let g: Val;
+    if (p.batchDims === 0) {
+      g = cx.op('Gather', [x, safe], dt, out.shape, { axis: A.int(p.axis) });
+    } else {
+      // [B, M, N, R] → [B, N, M, R]; GatherND over (b, idx) → [B, I, M, R] → [B, M, I, R]
+      const xt = cx.transpose(cx.reshape(x, [L.Bf, L.Mf, L.N, L.Rf]), [0, 2, 1, 3]);
+      const ind = cx.reshape(cx.cast(safe, 'int64'), [L.Bf, L.If, 1]);
+      const gn = cx.op('GatherND', [xt, ind], dt, [L.Bf, L.If, L.Mf, L.Rf], { batch_dims: A.int(1) });
+      g = cx.reshape(cx.transpose(gn, [0, 2, 1, 3]), out.shape);
+    }
+    return [cx.where(maskFor(cx, valid, L), g, cx.scalar(dt, 0))];
+  };
+}
+
+/**
+ * scatter_add through ScatterND(reduction='add') on the operand laid out as [B, N, M, R], with
+ * out-of-range indices sent to 0 and their updates zeroed (adding 0 changes nothing).
+ */
+function scatterAddRule(): OnnxRule<'scatter_add'> {
+  return (cx, [x, idx, upd], p) => {
+    const dt = x.dtype;
+    const L = gatherLayout(x.shape, idx.shape, p.axis, p.batchDims);
+    if (L.N === 0 || sizeOf(upd.shape) === 0) return [x];
+    const { valid, safe } = safeIndices(cx, idx, L.N);
+    const zero = cx.scalar(dt, 0);
+    const u = cx.where(maskFor(cx, valid, L), upd, zero);
+    const xt = cx.transpose(cx.reshape(x, [L.Bf, L.Mf, L.N, L.Rf]), [0, 2, 1, 3]); // [B, N, M, R]
+    const ut = cx.transpose(cx.reshape(u, [L.Bf, L.Mf, L.If, L.Rf]), [0, 2, 1, 3]); // [B, I, M, R]
+    const safe64 = cx.reshape(cx.cast(safe, 'int64'), [L.Bf, L.If, 1]);
+    let data: Val, ind: Val, updates: Val;
+    if (p.batchDims === 0) {
+      data = cx.reshape(xt, [L.N, L.Mf, L.Rf]);
+      ind = cx.reshape(safe64, [L.If, 1]);
+      updates = cx.reshape(ut, [L.If, L.Mf, L.Rf]);
+    } else {
+      const bIdx = cx.expand(cx.tensor('int64', [L.Bf, 1, 1], globalThis.Array.from({ length: L.Bf }, (_, i) => i), 'batch_iota'), [L.Bf, L.If, 1]);
+      data = xt;
+      ind = cx.concat([bIdx, safe64], 2);
+      updates = ut;
+    }
+    const s = cx.op('ScatterND', [data, ind, updates], dt, data.shape, { reduction: A.str('add') });
+    const back = cx.transpose(cx.reshape(s, [L.Bf, L.N, L.Mf, L.Rf]), [0, 2, 1, 3]);
+    return [cx.reshape(back, x.shape)];
+  };
+}
+
+function topKRule(): OnnxRule<'top_k'> {
+  return (cx, [x], p, outs) => {
+    const dt = x.dtype;
+    const shape = outs[0].shape;
+    const carrier: OnnxDType = dt === 'bool' ? 'uint8' : dt === 'uint32' ? 'int64' : dt;
+    const xc = cx.cast(x, carrier);
+    const [v, i] = cx.ops('TopK', [xc, cx.i64([p.k])], [{ dtype: carrier, shape }, { dtype: 'int64', shape }], {
+      axis: A.int(-1), largest: A.int(1), sorted: A.int(1),
+    });
+    return [cx.cast(v, dt), cx.cast(i, 'int32')];
+  };
+}
+
+function iotaRule(): OnnxRule<'iota'> {
+  return (cx, _ins, p) => {
+    const dt = onnxDtype(p.dtype, cx.site);
+    const n = p.shape[p.dimension];
+    const vals = globalThis.Array.from({ length: n }, (_, k) => (dt === 'bool' ? (k !== 0 ? 1 : 0) : k));
+    const line = cx.tensor(dt, [n], vals, 'iota');
+    return [cx.expand(cx.reshape(line, p.shape.map((d, i) => (i === p.dimension ? d : 1))), p.shape)];
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+// the rule table
+
+/** The ONNX lowering of every primitive (exhaustive over `Primitive`). */
+export const onnxRules: { [P in Primitive]: OnnxRule<P> } = {
+  neg: unaryRule('neg'), abs: unaryRule('abs'), sign: unaryRule('sign'), floor: unaryRule('floor'),
+  ceil: unaryRule('ceil'), round: unaryRule('round'), is_finite: unaryRule('is_finite'), exp: unaryRule('exp'),
+  log: unaryRule('log'), log1p: unaryRule('log1p'), expm1: unaryRule('expm1'), tanh: unaryRule('tanh'),
+  logistic: unaryRule('logistic'), sin: unaryRule('sin'), cos: unaryRule('cos'), sqrt: unaryRule('sqrt'),
+  rsqrt: unaryRule('rsqrt'), erf: unaryRule('erf'), not: unaryRule('not'),
+
+  add: arithRule('add'), sub: arithRule('sub'), mul: arithRule('mul'), div: arithRule('div'),
+  rem: arithRule('rem'), pow: arithRule('pow'), max: arithRule('max'), min: arithRule('min'),
+  atan2: arithRule('atan2'),
+  and: bitwiseRule('and'), or: bitwiseRule('or'), xor: bitwiseRule('xor'),
+  shift_left: shiftRule('shift_left'), shift_right_logical: shiftRule('shift_right_logical'),
+  shift_right_arithmetic: shiftRule('shift_right_arithmetic'),
+  eq: compareRule('eq'), ne: compareRule('ne'), lt: compareRule('lt'), le: compareRule('le'),
+  gt: compareRule('gt'), ge: compareRule('ge'),
+
+  // pred ? t : f
+  select: (cx, [pred, t, f]) => [cx.where(pred, t, f)],
+  convert_element_type: (cx, [x], p) => [convert(cx, x, onnxDtype(p.newDtype, cx.site))],
+  // identity: no node at all
+  stop_gradient: (_cx, [x]) => [x],
+
+  // Reshape to the target rank (size-1 dims where the operand has none), then Expand
+  broadcast_in_dim: (cx, [x], p) => {
+    const inter = p.shape.map(() => 1);
+    p.broadcastDimensions.forEach((d, i) => (inter[d] = x.shape[i]));
+    return [cx.expand(cx.reshape(x, inter), p.shape)];
+  },
+  // allowzero=1 so a 0 in the target shape means size 0, not "copy the input dim"
+  reshape: (cx, [x], p) => [cx.reshape(x, p.newSizes)],
+  transpose: (cx, [x], p) => [cx.transpose(x, p.permutation)],
+  slice: (cx, [x], p) => [cx.slice(x, p.startIndices, p.limitIndices, p.strides ?? undefined)],
+  pad: padRule(),
+  // empty operands are dropped (the output is non-empty here)
+  concatenate: (cx, xs, p) => [cx.concat(xs.filter((x) => x.shape[p.dimension] > 0), p.dimension)],
+  // Slice with runtime starts clamped to [0, dim − size]
+  dynamic_slice: (cx, [x, ...starts], p) => {
+    const st = clampedStarts(cx, starts, x.shape.map((d, i) => d - p.sliceSizes[i]));
+    const ends = cx.add(st, cx.i64(p.sliceSizes));
+    const axes = cx.i64(x.shape.map((_, i) => i));
+    return [cx.op('Slice', [x, st, ends, axes], x.dtype, p.sliceSizes)];
+  },
+  // pads = [starts, dim − size − starts]: Pad the update and a true mask, then select
+  dynamic_update_slice: (cx, [x, u, ...starts]) => {
+    if (sizeOf(u.shape) === 0) return [x];
+    const st = clampedStarts(cx, starts, x.shape.map((d, i) => d - u.shape[i]));
+    const hi = cx.sub(cx.i64(x.shape.map((d, i) => d - u.shape[i])), st);
+    const pads = cx.concat([st, hi], 0);
+    const padded = cx.op('Pad', [u, pads, cx.scalar(u.dtype, 0)], u.dtype, x.shape, { mode: A.str('constant') });
+    const mask = cx.op('Pad', [cx.full('bool', u.shape, 1), pads, cx.scalar('bool', 0)], 'bool', x.shape, { mode: A.str('constant') });
+    return [cx.where(mask, padded, x)];
+  },
+
+  reduce_sum: reduceRule('reduce_sum'),
+  reduce_max: reduceRule('reduce_max'),
+  reduce_min: reduceRule('reduce_min'),
+  argmax: argmaxRule(),
+  cumsum: cumsumRule(),
+  dot_general: dotGeneralRule(),
+  gather: gatherRule(),
+  scatter_add: scatterAddRule(),
+  top_k: topKRule(),
+  iota: iotaRule(),
+  // sub-graphs are inlined
+  remat: (cx, ins, p) => lowerInto(cx, p.graph, ins),
+  custom_vjp_call: (cx, ins, p) => lowerInto(cx, p.graph, ins),
+};
+
+// ------------------------------------------------------------------------------------------
+// driver
+
+/** Literal or constant array → initializer value. */
+function constVal(cx: LowerContext, x: MArray, where: string): Val {
+  const data = x._data;
+  if (data === null) throw new OnnxError(`${where}: a captured constant ${fmtAval(x)} is a tracer; lower the outermost graph (closure-converted)`);
+  const dt = onnxDtype(x.dtype, where);
+  if (data.length <= 16) return { name: cx.b.constant(dt, x.shape, globalThis.Array.from(data)), dtype: dt, shape: [...x.shape] };
+  return cx.tensor(dt, x.shape, data, 'graph_const');
+}
+
+function describeEqn(e: Eqn): string {
+  return `${e.prim}${e.source ? ` (made at ${e.source})` : ''}`;
+}
+
+/** Lowers the equations of `graph` with its inputs bound to `inputs`; returns its outputs. */
+function lowerInto(cx: LowerContext, graph: Graph, inputs: readonly Val[]): Val[] {
+  const env = new Map<Var, Val>();
+  graph.inputs.forEach((v, i) => env.set(v, inputs[i]));
+  graph.consts.forEach((v, i) => env.set(v, constVal(cx, graph.constValues[i], 'graph constant')));
+  const read = (a: Atom): Val => {
+    if (a instanceof Literal) return cx.scalar(onnxDtype(a.aval.dtype, 'literal'), a.value);
+    const v = env.get(a);
+    if (!v) throw new OnnxError('internal: lowering read an undefined variable');
+    return v;
+  };
+  const saved = cx.site;
+  for (const e of graph.eqns) {
+    cx.site = describeEqn(e);
+    const outAvals = e.outputs.map((o) => o.aval);
+    let outs: Val[];
+    if (outAvals.every((a) => sizeOf(a.shape) === 0)) {
+      outs = outAvals.map((a) => cx.tensor(dtypeOf(a, cx.site), a.shape, [], 'empty'));
+    } else {
+      const rule = onnxRules[e.prim] as OnnxRule<Primitive>;
+      outs = rule(cx, e.inputs.map(read), e.params, outAvals);
+      cx.site = describeEqn(e);
+    }
+    outs.forEach((o, i) => {
+      const a = outAvals[i];
+      if (o.dtype !== a.dtype || o.shape.length !== a.shape.length || o.shape.some((d, j) => d !== a.shape[j])) {
+        throw new OnnxError(`internal: ONNX rule for ${cx.site} produced ${o.dtype}[${o.shape.join(',')}] but the equation says ${fmtAval(a)}`);
+      }
+      env.set(e.outputs[i], o);
+    });
+  }
+  cx.site = saved;
+  return graph.outputs.map(read);
+}
+
+/** Options of `lowerGraph`. */
+export interface LowerOptions {
+  /** Name of the ONNX graph (default 'myriad'). */
+  graphName?: string;
+  /** Names of the graph inputs (default input_0, input_1, …). */
+  inputNames?: string[];
+  /** Names of the graph outputs (default output_0, output_1, …). */
+  outputNames?: string[];
+  /** Model doc string. */
+  docString?: string;
+}
+
+/** A lowered model and the names/avals of its inputs and outputs (in graph order). */
+export interface LoweredModel {
+  /** Serialized ModelProto. */
+  model: Uint8Array;
+  inputNames: string[];
+  outputNames: string[];
+  inputAvals: AbstractValue[];
+  outputAvals: AbstractValue[];
+  /** The ai.onnx opset the model imports. */
+  opset: number;
+}
+
+/**
+ * Lowers a Graph to a serialized ONNX model (opset 18). Inputs and outputs keep the graph's
+ * order, dtypes and static shapes; constants become initializers.
+ */
+export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredModel {
+  const b = new OnnxModelBuilder(opts.graphName ?? 'myriad');
+  const cx = new LowerContext(b);
+  const inputNames = graph.inputs.map((_, i) => opts.inputNames?.[i] ?? `input_${i}`);
+  const outputNames = graph.outputs.map((_, i) => opts.outputNames?.[i] ?? `output_${i}`);
+  if (new Set([...inputNames, ...outputNames]).size !== inputNames.length + outputNames.length) {
+    throw new OnnxError(`lowerGraph: input and output names must be distinct, got ${JSON.stringify([...inputNames, ...outputNames])}`);
+  }
+  const inputs = graph.inputs.map((v, i) => {
+    const dt = onnxDtype(v.aval.dtype, `graph input ${i}`);
+    b.addInput(inputNames[i], dt, v.aval.shape);
+    return { name: inputNames[i], dtype: dt, shape: [...v.aval.shape] } as Val;
+  });
+  outputNames.forEach((n) => b.claim(n));
+  const outs = lowerInto(cx, graph, inputs);
+  outs.forEach((o, i) => {
+    b.node('Identity', [o.name], {}, [outputNames[i]]);
+    b.addOutput(outputNames[i], o.dtype, o.shape);
+  });
+  return {
+    model: b.toBytes(opts.docString ?? ''),
+    inputNames,
+    outputNames,
+    inputAvals: graph.inAvals.map((a) => ({ shape: [...a.shape], dtype: a.dtype })),
+    outputAvals: graph.outAvals.map((a) => ({ shape: [...a.shape], dtype: a.dtype })),
+    opset: ONNX_OPSET,
+  };
+}

@@ -1,0 +1,12 @@
+import * as ort from 'onnxruntime-node';
+import { OnnxModelBuilder, A } from '../../src/backends/onnx/builder.js';
+const b = new OnnxModelBuilder();
+b.addInput('x', 'float32', [4]);
+const c = b.op('Clip', ['x', b.scalar('float32', -(2 ** 31)), b.scalar('float32', 2 ** 31)]);
+const i = b.op('Cast', [c], { to: A.int(7) });
+const i2 = b.op('Cast', ['x'], { to: A.int(7) });
+const m = b.op('Min', [i, b.scalar('int64', 2 ** 31 - 1)]);
+b.addOutput(c, 'float32', [4]); b.addOutput(i, 'int64', [4]); b.addOutput(i2, 'int64', [4]); b.addOutput(m, 'int64', [4]);
+const s = await ort.InferenceSession.create(b.toBytes(), { graphOptimizationLevel: 'disabled' });
+const r = await s.run({ x: new ort.Tensor('float32', Float32Array.from([Infinity, 3e9, 2147483648, 5]), [4]) });
+for (const [k, v] of Object.entries(r)) console.log(k, v.data);
