@@ -10,6 +10,7 @@ import { allocate, castScalar, defaultScalarDtype, dtypeOfTypedArray, type DType
 import { TracerError, ValueError } from './errors.js';
 import { fmtAval, type AbstractValue, type Var } from './ir.js';
 import { checkShape, sizeOf, stridesOf, type Shape } from './shape.js';
+import * as lax from './lax.js';
 
 /** The trace a tracer belongs to (implemented in trace.ts; only identity matters here). */
 export interface TraceLike {
@@ -147,6 +148,16 @@ export class Array implements AbstractValue {
   }
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();
+  }
+
+  /** Iterates over the first axis (as NumPy/JAX arrays do): `const [k1, k2] = random.split(k)`. */
+  *[Symbol.iterator](): Iterator<Array> {
+    if (this.ndim === 0) throw new ValueError(`cannot iterate over a 0-d array ${fmtAval(this)}`);
+    const rest = this.shape.slice(1);
+    for (let i = 0; i < this.shape[0]; i++) {
+      const start = [i, ...rest.map(() => 0)];
+      yield lax.reshape(lax.slice(this, start, [i + 1, ...rest]), rest);
+    }
   }
 
   // ---- arithmetic (NumPy broadcasting and promotion, see np) ----

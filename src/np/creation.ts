@@ -29,6 +29,11 @@ export interface ArrayOptions {
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 
+/** Whether a nested JS array holds a Myriad Array anywhere. */
+function containsMyriadArray(x: readonly unknown[]): boolean {
+  return x.some((e) => e instanceof Array || (globalThis.Array.isArray(e) && containsMyriadArray(e)));
+}
+
 /** Walks a nested JS array, checking it is rectangular, and returns its shape. */
 function nestedShape(x: readonly unknown[]): number[] {
   const shape: number[] = [];
@@ -64,7 +69,7 @@ function fillNested(x: unknown, shape: number[], depth: number, path: number[], 
     } else if (globalThis.Array.isArray(x)) {
       throw new ValueError(`ragged nested array: element ${fmtPath(path)} is a list where a number was expected (shape so far ${fmtShape(shape)}); every row must have the same length`);
     } else {
-      throw new ValueError(`element ${fmtPath(path)} is ${describe(x)}; nested arrays may only hold numbers and booleans (or Myriad arrays at the top level)`);
+      throw new ValueError(`element ${fmtPath(path)} is ${describe(x)}; nested arrays may only hold numbers, booleans and Myriad arrays`);
     }
     return;
   }
@@ -123,7 +128,7 @@ export function array(x: NestedArray | TypedArray, opts: ArrayOptions = {}): Arr
     return Array.fromData(data, shape, d);
   }
   if (!globalThis.Array.isArray(x)) throw new ValueError(`cannot make an array from ${describe(x)}; pass a number, boolean, nested JS array or typed array`);
-  if (x.some((e) => e instanceof Array)) {
+  if (containsMyriadArray(x)) {
     if (x.length === 0) throw new ValueError('cannot stack an empty list');
     const parts = x.map((e) => array(e as NestedArray));
     const s = stack(parts, 0);

@@ -151,6 +151,8 @@ export function einsum(spec: string, ...operands: ArrayLike[]): Array {
     output = [...ellAll, ...[...counts.keys()].filter((c) => counts.get(c) === 1).sort()];
   }
 
+  ops = ops.map((op, k) => diagonals(op, k, spec));
+
   // sizes: equal, or 1 (broadcast)
   const sizes = new Map<string, number>();
   const from = new Map<string, number>();
@@ -165,12 +167,11 @@ export function einsum(spec: string, ...operands: ArrayLike[]): Array {
         }
       } else if (n !== 1 && n !== prev) {
         const k0 = from.get(l)!;
-        throw new EinsumError(`'${spec}': ${showLabel(l)} has size ${prev} in operand ${k0} (shape ${fmtShape(arrays[k0].shape)}) but ${n} in operand ${k} (shape ${fmtShape(op.x.shape)}); sizes of one index must agree (or be 1)`);
+        throw new EinsumError(`'${spec}': ${showLabel(l)} has size ${prev} in operand ${k0} (shape ${fmtShape(arrays[k0].shape)}) but ${n} in operand ${k} (shape ${fmtShape(arrays[k].shape)}); sizes of one index must agree (or be 1)`);
       }
     });
   });
 
-  ops = ops.map((op, k) => diagonals(op, k, spec));
   // broadcast size-1 dims that meet a larger size elsewhere
   ops = ops.map((op) => {
     const target = op.labels.map((l) => sizes.get(l)!);

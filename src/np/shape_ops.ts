@@ -32,7 +32,8 @@ export function reshape(x: ArrayLike, shape: number | readonly number[]): Array 
   if (unknown > 1) throw new ShapeError(`shape ${fmtShape(s)} has more than one -1; only one dimension can be inferred`);
   if (unknown === 1) {
     const known = s.reduce((p, d) => (d === -1 ? p : p * d), 1);
-    if (known === 0 || a.size % known !== 0) {
+    if (known === 0) throw new ShapeError(`cannot reshape ${fmtShape(a.shape)} to ${fmtShape(s)}: the -1 is ambiguous because the other dims multiply to 0; give every dim explicitly`);
+    if (a.size % known !== 0) {
       throw new ShapeError(`cannot reshape ${fmtShape(a.shape)} (${a.size} elements) to ${fmtShape(s)}: the -1 cannot be inferred because ${a.size} is not a multiple of ${known}`);
     }
     s[s.indexOf(-1)] = a.size / known;

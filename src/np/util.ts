@@ -7,7 +7,7 @@
 
 import { Array, type ArrayLike } from '../core/array.js';
 import { isInteger, promoteTypes, weakScalarDtype, defaultScalarDtype, type DType } from '../core/dtype.js';
-import { AxisError, DTypeError, MyriadError, ValueError, userSourceLocation } from '../core/errors.js';
+import { AxisError, DTypeError, MyriadError, ValueError, withLocation } from '../core/errors.js';
 import * as lax from '../core/lax.js';
 import { broadcastShapes, shapeEqual } from '../core/shape.js';
 
@@ -160,8 +160,7 @@ export function annotateNpError(err: unknown, name: string): unknown {
     e.message = `np.${name}: ${e.message}`;
   }
   if (!e._annotated) {
-    const loc = userSourceLocation();
-    if (loc) e.message += `\n  at ${loc}`;
+    e.message = withLocation(e.message);
     e._annotated = true;
   }
   return e;
@@ -189,8 +188,11 @@ export function wrapNamespace<T extends object>(ns: T): T {
   return Object.freeze(out) as T;
 }
 
-/** An index outside the bounds of an axis (`np.slice` with an integer, `np.split` points). */
-export class IndexError extends MyriadError {}
+/**
+ * An index outside the bounds of an axis, or too many indices (`np.slice`). A ValueError
+ * subclass, so `catch (e) { if (e instanceof ValueError) … }` also sees it.
+ */
+export class IndexError extends ValueError {}
 
 /** The main diagonal of the last two (equal) dims, as the last dim. */
 export function diagOfSquare(t: Array): Array {

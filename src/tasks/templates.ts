@@ -217,7 +217,25 @@ export interface RenderedExample {
   optionTargets?: string[];
 }
 
-/** Renders one example zero-shot with a template, optional answer options and optional chain of thought. */
+/**
+ * Splits a trailing answer cue off rendered inputs: a last line of at most 40 characters that ends
+ * with ':' (e.g. `A:`, `Language:`, `Sorted (ascending):`) after at least one other line.
+ * Returns `[body, cue]`, or `[inputs, null]` when there is none.
+ */
+export function splitAnswerCue(inputs: string): [string, string | null] {
+  const nl = inputs.lastIndexOf('\n');
+  if (nl < 0) return [inputs, null];
+  const last = inputs.slice(nl + 1);
+  if (last.length === 0 || last.length > 40 || !last.endsWith(':')) return [inputs, null];
+  return [inputs.slice(0, nl), last];
+}
+
+/**
+ * Renders one example zero-shot with a template, optional answer options and optional chain of
+ * thought. Options follow the question after a blank line; when the template ends with an answer
+ * cue line (see {@link splitAnswerCue}) the options go before the cue. Chain-of-thought wraps the
+ * question (without its cue) in the CoT template.
+ */
 export function renderExample(req: RenderRequest): RenderedExample {
   const where = req.where ?? 'template';
   const mode = req.optionsMode ?? 'none';
@@ -240,9 +258,11 @@ export function renderExample(req: RenderRequest): RenderedExample {
     if (!opts || opts.length < 2) throw new TaskError(`${where}: options mode '${mode}' needs at least two options; this example has ${opts?.length ?? 0}.`);
     if (!opts.includes(req.answer)) throw new TaskError(`${where}: the answer ${JSON.stringify(req.answer)} is not among the options ${JSON.stringify(opts)}.`);
     if (new Set(opts).size !== opts.length) throw new TaskError(`${where}: the options contain duplicates: ${JSON.stringify(opts)}.`);
+    const [body, cue] = splitAnswerCue(inputs);
+    const place = (block: string): string => (cue === null ? `${body}\n\n${block}` : `${body}\n\n${block}\n${cue}`);
     if (mode === 'plain') {
       options = opts.slice();
-      inputs = `${inputs}\n\n${formatOptions(options)}`;
+      inputs = place(formatOptions(options));
       optionTargets = options.slice();
       targets = req.answer;
       answer = req.answer;
@@ -250,14 +270,15 @@ export function renderExample(req: RenderRequest): RenderedExample {
       if (!req.rng) throw new TaskError(`${where}: lettered options need an Rng to draw the order and marker style.`);
       options = req.rng.shuffle(opts);
       const style = req.rng.pick(MARKER_STYLES);
-      inputs = `${inputs}\n\n${formatLetteredOptions(options, style)}`;
+      inputs = place(formatLetteredOptions(options, style));
       optionTargets = options.map((_, i) => letterTarget(i, style));
       targets = optionTargets[options.indexOf(req.answer)];
       answer = targets;
     }
   }
   if (req.cot) {
-    inputs = fillTemplate(req.cot.template.inputs, { question: inputs }, `${where} (cot inputs)`);
+    // The CoT template supplies its own answer cue, so a trailing cue line ("A:") is dropped.
+    inputs = fillTemplate(req.cot.template.inputs, { question: splitAnswerCue(inputs)[0] }, `${where} (cot inputs)`);
     targets = fillTemplate(req.cot.template.targets, { rationale: req.cot.rationale, answer: targets }, `${where} (cot targets)`);
     if (optionTargets) {
       const tmpl = req.cot.template;

@@ -271,6 +271,9 @@ test('checkGrads catches a wrong gradient and reports where', () => {
   const big = uniform(rng(24), [10, 10]);
   assert.throws(() => checkGrads((y: Array) => wrong(y), [big]), /of 3 directions differ/);
   checkGrads((y: Array) => lax.mul(y, y), [big]);
-  // float32 inputs are converted to float64; a function that leaves float64 is refused
+  // float32 inputs are converted to float64 (so the check is exact even for float32 callers) …
+  const x32 = Array.fromData(Float32Array.from([0.5, 1, -2, 3]), [2, 2], 'float32');
+  checkGrads((y: Array) => lax.exp(lax.sin(y)), [x32], { order: 2 });
+  // … and a function that leaves float64 is refused
   assert.throws(() => checkGrads((y: Array) => lax.convert(y, 'float32'), [x]), /must preserve float64/);
 });

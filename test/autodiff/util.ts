@@ -4,17 +4,9 @@
  * the tests exercise what users import).
  */
 
-import { Array } from '../../src/core/array.js';
+import { Array } from '../../src/index.js';
 
-// TEMP until np/random land: core modules + reference backend
-import '../../src/backends/reference/index.js';
-export { Array } from '../../src/core/array.js';
-export * from '../../src/core/errors.js';
-export { Graph } from '../../src/core/ir.js';
-export { makeGraph, evalGraph } from '../../src/core/trace.js';
-export { grad, valueAndGrad, vjp, stopGradient, checkpoint, customVjp } from '../../src/core/autodiff.js';
-export * as lax from '../../src/core/lax.js';
-export { checkGrads, type CheckGradsOptions } from '../../src/testing/check_grads.js';
+export * from '../../src/index.js';
 
 /** mulberry32: deterministic uniform floats in [0, 1). */
 export function rng(seed: number): () => number {

@@ -1,5 +1,4 @@
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
 import { np, AxisError, ValueError } from '../../src/index.js';
 import { assertArray, assertClose, assertThrows } from './util.js';
 

@@ -66,3 +66,23 @@ export function assertThrows(fn: () => unknown, cls: new (...a: any[]) => Error,
 export function prims(g: { eqns: readonly { prim: string }[] }): string[] {
   return g.eqns.map((e) => e.prim);
 }
+
+/** A deterministic float32 array with values in [-1, 1) (mulberry32). */
+export function rand(shape: number[], seed = 1): Array {
+  let s = seed >>> 0;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const d = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    d[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return Array.fromData(d, shape, 'float32');
+}
+
+/** Plain-JS matrix product of two nested 2-D arrays (float64 sums). */
+export function refMatmul(a: number[][], b: number[][]): number[][] {
+  return a.map((row) => b[0].map((_, j) => row.reduce((s, v, k) => s + v * b[k][j], 0)));
+}

@@ -212,10 +212,13 @@ function reduceCases(kind: 'sum' | 'max' | 'min'): Gen {
     for (const dt of [...ALL, 'float32'] as DType[]) {
       const shape = kind === 'sum' ? randShape(r, 0, 3) : nonzeroShape(r, 0, 3);
       const axes = shape.map((_, i) => i).filter(() => r.bool());
-      cases.push({ args: [randArray(r, dt, shape, { lo: -3, hi: 3 })], params: { axes }, magnitude: kind === 'sum', noVjp: dt !== 'float32' });
+      const sp = dt === 'int32' || dt === 'uint32' ? 0.4 : 0;
+      cases.push({ args: [randArray(r, dt, shape, { lo: -3, hi: 3, special: sp })], params: { axes }, magnitude: kind === 'sum', noVjp: dt !== 'float32' });
     }
     if (kind === 'sum') cases.push({ args: [randArray(r, 'float32', [2, 0, 3])], params: { axes: [1] } });
     cases.push({ args: [arrayOf('float32', [2, 3], [1, NaN, 3, -Infinity, -Infinity, 0])], params: { axes: [1] }, noVjp: true });
+    cases.push({ args: [randArray(r, 'float32', [4, 5], { special: 0.3 })], params: { axes: [1] }, noVjp: true });
+    cases.push({ args: [arrayOf('uint32', [2, 4], [3000000000, 5, 0x80000000, 0x7fffffff, 0xffffffff, 0xfffffffe, 1, 0])], params: { axes: [1] }, noVjp: true });
     cases.push({ args: [randArray(r, 'float32', [6, 50], { lo: -1, hi: 1 })], params: { axes: [0, 1] }, magnitude: kind === 'sum' });
     cases.push({ args: [randArray(r, 'float64', [3, 4])], params: { axes: [0] }, magnitude: kind === 'sum' });
     return cases;
@@ -225,7 +228,7 @@ function reduceCases(kind: 'sum' | 'max' | 'min'): Gen {
 const argmaxCases: Gen = (r) => {
   const cases: Case[] = ALL.map((dt) => {
     const shape = nonzeroShape(r, 1, 3);
-    return { args: [randArray(r, dt, shape, { lo: -2, hi: 2 })], params: { axis: r.int(0, shape.length - 1), indexDtype: 'int32' }, noVjp: true };
+    return { args: [randArray(r, dt, shape, { lo: -2, hi: 2, special: 0.3 })], params: { axis: r.int(0, shape.length - 1), indexDtype: 'int32' }, noVjp: true };
   });
   const ties = arrayOf('float32', [3, 4], [1, 3, 3, 2, NaN, 5, NaN, 1, -Infinity, -Infinity, -Infinity, -Infinity]);
   cases.push({ args: [ties], params: { axis: 1, indexDtype: 'int32' }, noVjp: true });
@@ -287,6 +290,10 @@ const topKCases: Gen = (r) => {
     const n = shape[shape.length - 1];
     return { args: [randArray(r, dt, shape, { lo: -2, hi: 2 })], params: { k: r.int(0, n) }, noVjp: dt !== 'float32' };
   });
+  for (const dt of ['float32', 'float64', 'int32', 'uint32'] as DType[]) {
+    cases.push({ args: [randArray(r, dt, [3, 9], { lo: -2, hi: 2, special: 0.4 })], params: { k: r.int(1, 9) }, noVjp: true });
+  }
+  cases.push({ args: [arrayOf('float64', [1, 8], [Infinity, NaN, 1.7976931348623157e308, NaN, -Infinity, Infinity, 0, NaN])], params: { k: 8 }, noVjp: true });
   const ties = arrayOf('float32', [2, 8], [1, 3, 3, NaN, 2, 3, NaN, -Infinity, 0, -0, 0, 5, 5, -1, 5, 0]);
   cases.push({ args: [ties], params: { k: 8 }, noVjp: true });
   cases.push({ args: [ties], params: { k: 3 }, noVjp: true });

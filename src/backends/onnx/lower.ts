@@ -417,11 +417,18 @@ function compareRule(kind: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'): OnnxRule<an
 // ------------------------------------------------------------------------------------------
 // convert
 
+/** Largest value of float type `dt` that is ≤ `v` (v = 2^31 − 1 or 2^32 − 1 here). */
+function floatBelow(dt: OnnxDType, v: number): number {
+  return dt === 'float32' ? Math.fround(v) > v ? Math.fround(v) - 2 ** (Math.floor(Math.log2(v)) - 23) : Math.fround(v) : v;
+}
+
 /**
  * convert_element_type with the reference's rules: float → int truncates toward zero and
- * saturates (NaN → 0); ONNX Cast is undefined out of range, so the float is clamped to a range
- * that is exact in float32 and float64, cast to int64 and clamped again. int32 ↔ uint32 Cast
- * keeps the bit pattern; → bool is x ≠ 0 (NaN → true); float64 → float32 rounds to nearest.
+ * saturates (NaN → 0). ONNX Cast is undefined out of range, so NaN is replaced by 0, the value is
+ * clipped (in its float type) to the largest float below the integer maximum, cast, and values at
+ * or above 2^31 (2^32) select the maximum. (Clipping in int64 is not an option: ONNX Runtime
+ * 1.30's int64 Min/Max/Clip compare only the low 32 bits.) int32 ↔ uint32 Cast keeps the bit
+ * pattern; → bool is x ≠ 0 (NaN → true); float64 → float32 rounds to nearest even.
  */
 function convert(cx: LowerContext, x: Val, to: OnnxDType): Val {
   const from = x.dtype;
@@ -429,11 +436,11 @@ function convert(cx: LowerContext, x: Val, to: OnnxDType): Val {
   if (to === 'bool') return cx.not(cx.cmp('Equal', x, cx.scalar(from, 0)));
   if (isFloat(from) && (to === 'int32' || to === 'uint32')) {
     const lo = to === 'int32' ? INT32_MIN : 0;
-    const hi = to === 'int32' ? 2 ** 31 : 2 ** 32;
+    const top = to === 'int32' ? 2 ** 31 : 2 ** 32;
     const noNan = cx.where(cx.isNan(x), cx.scalar(from, 0), x);
-    const clipped = cx.op('Clip', [noNan, cx.scalar(from, lo), cx.scalar(from, hi)], from, x.shape);
-    const i64 = cx.bin('Min', cx.cast(clipped, 'int64'), cx.scalar('int64', hi - 1));
-    return cx.cast(i64, to);
+    const clipped = cx.op('Clip', [noNan, cx.scalar(from, lo), cx.scalar(from, floatBelow(from, top - 1))], from, x.shape);
+    const r = cx.cast(clipped, to);
+    return cx.where(cx.cmp('GreaterOrEqual', noNan, cx.scalar(from, top)), cx.scalar(to, top - 1), r);
   }
   return cx.cast(x, to);
 }
@@ -478,12 +485,14 @@ function padRule(): OnnxRule<'pad'> {
   };
 }
 
-/** Clamped start indices as a 1-D int64 tensor: clamp(s_i, 0, limit_i). */
+/**
+ * Clamped start indices as a 1-D int64 tensor: clamp(s_i, 0, limit_i), computed in float64
+ * (exact for 32-bit values; ONNX Runtime's int64 Min/Max compare only the low 32 bits).
+ */
 function clampedStarts(cx: LowerContext, starts: Val[], limits: number[]): Val {
   const parts = starts.map((s, i) => {
-    const s64 = cx.cast(s, 'int64');
-    const c = cx.bin('Min', cx.bin('Max', s64, cx.scalar('int64', 0)), cx.scalar('int64', limits[i]));
-    return cx.reshape(c, [1]);
+    const c = cx.op('Clip', [cx.cast(s, 'float64'), cx.scalar('float64', 0), cx.scalar('float64', limits[i])], 'float64', []);
+    return cx.reshape(cx.cast(c, 'int64'), [1]);
   });
   return cx.concat(parts, 0);
 }
@@ -504,7 +513,8 @@ function reduceRule(kind: 'reduce_sum' | 'reduce_max' | 'reduce_min'): (cx: Lowe
       const r = reduce(cx.cast(x, 'uint8'), kind === 'reduce_min' ? 'ReduceMin' : 'ReduceMax');
       return [cx.cast(r, 'bool')];
     }
-    const r = cx.viaCarrier([x], { uint32: 'int64' }, ([v]) => reduce(v, op));
+    // uint32: sums wrap through int64 (cast back keeps the low 32 bits); max/min in float64
+    const r = cx.viaCarrier([x], { uint32: kind === 'reduce_sum' ? 'int64' : 'float64' }, ([v]) => reduce(v, op));
     if (kind === 'reduce_sum' || !isFloat(dt)) return [r];
     // NaN is the maximum (and poisons the minimum): ReduceMax/Min skip NaN, so put it back
     const anyNan = cx.cast(cx.op('ReduceMax', [cx.cast(cx.isNan(x), 'uint8'), cx.i64(axes)], 'uint8', out.shape, { keepdims: A.int(0) }), 'bool');
@@ -517,7 +527,7 @@ function argmaxRule(): OnnxRule<'argmax'> {
     const dt = x.dtype;
     const attrs = { axis: A.int(p.axis), keepdims: A.int(0), select_last_index: A.int(0) };
     const argmax = (v: Val) => cx.op('ArgMax', [v], 'int64', out.shape, attrs);
-    let r = argmax(dt === 'bool' ? cx.cast(x, 'uint8') : dt === 'uint32' ? cx.cast(x, 'int64') : x);
+    let r = argmax(dt === 'bool' ? cx.cast(x, 'uint8') : dt === 'uint32' ? cx.cast(x, 'float64') : x);
     if (isFloat(dt)) {
       // NaN is the maximum and the first NaN wins: argmax of the NaN mask where there is one
       const nanMask = cx.cast(cx.isNan(x), 'uint8');
@@ -641,16 +651,45 @@ function scatterAddRule(): OnnxRule<'scatter_add'> {
   };
 }
 
+/**
+ * top_k: ONNX TopK (largest, sorted) breaks ties by the lower index, as we need, but misorders
+ * NaN, which must rank above +∞ (first NaN first). float32 operands sort on exact float64 keys
+ * (NaN → +∞, +∞ → 1e300, above every float32) and read their values back with GatherElements.
+ * float64 operands sort on keys with NaN → +∞, then a second TopK over the sorted row moves the
+ * NaNs ahead of the +∞s that tied with them (keys n·isNaN − position are distinct).
+ */
 function topKRule(): OnnxRule<'top_k'> {
   return (cx, [x], p, outs) => {
     const dt = x.dtype;
     const shape = outs[0].shape;
-    const carrier: OnnxDType = dt === 'bool' ? 'uint8' : dt === 'uint32' ? 'int64' : dt;
-    const xc = cx.cast(x, carrier);
-    const [v, i] = cx.ops('TopK', [xc, cx.i64([p.k])], [{ dtype: carrier, shape }, { dtype: 'int64', shape }], {
-      axis: A.int(-1), largest: A.int(1), sorted: A.int(1),
-    });
-    return [cx.cast(v, dt), cx.cast(i, 'int32')];
+    const n = x.shape[x.shape.length - 1];
+    const attrs = { axis: A.int(-1), largest: A.int(1), sorted: A.int(1) };
+    const topk = (v: Val, k: number) => {
+      const s = [...x.shape.slice(0, -1), k];
+      return cx.ops('TopK', [v, cx.i64([k])], [{ dtype: v.dtype, shape: s }, { dtype: 'int64', shape: s }], attrs);
+    };
+    const gatherLast = (v: Val, idx: Val) => cx.op('GatherElements', [v, idx], v.dtype, idx.shape, { axis: A.int(-1) });
+    if (!isFloat(dt)) {
+      // uint32 and bool have no TopK kernel: sort exact float64 / uint8 copies
+      const carrier: OnnxDType = dt === 'bool' ? 'uint8' : dt === 'uint32' ? 'float64' : dt;
+      const [v, i] = topk(cx.cast(x, carrier), p.k);
+      return [cx.cast(v, dt), cx.cast(i, 'int32')];
+    }
+    const nan = cx.isNan(x);
+    let idx: Val;
+    if (dt === 'float32') {
+      const x64 = cx.cast(x, 'float64');
+      const inf = cx.scalar('float64', Infinity);
+      const key = cx.where(nan, inf, cx.where(cx.cmp('Equal', x64, inf), cx.scalar('float64', 1e300), x64));
+      idx = topk(key, p.k)[1];
+    } else {
+      const [, i1] = topk(cx.where(nan, cx.scalar(dt, Infinity), x), n);
+      const nanSorted = cx.cast(gatherLast(cx.cast(nan, 'int32'), i1), 'int64');
+      const pos = cx.tensor('int64', [n], globalThis.Array.from({ length: n }, (_, j) => j), 'positions');
+      const key2 = cx.sub(cx.mul(nanSorted, cx.scalar('int64', n)), pos);
+      idx = gatherLast(i1, topk(key2, p.k)[1]);
+    }
+    return [gatherLast(x, idx), cx.cast(idx, 'int32')];
   };
 }
 

@@ -196,7 +196,8 @@ export class Normalizer {
     if (!suffix && c.addDummyPrefix) out += space;
     let isPrevSpace = c.removeExtraWhitespaces;
     while (i < input.length) {
-      let [sp, n] = this.normalizePrefix(input, i);
+      const [first, n] = this.normalizePrefix(input, i);
+      let sp = first;
       if (isPrevSpace) {
         let k = 0;
         while (k < sp.length && sp.charCodeAt(k) === 32) k++;

@@ -142,20 +142,20 @@ export const NORMALIZER_SPEC_DEFAULTS = {
   escapeWhitespaces: true,
 } as const;
 
-type Defaulted<T, D> = T & { [K in keyof D]: K extends keyof T ? Exclude<T[K], undefined> : never };
+type Defaulted<T, D> = Omit<T, keyof D> & { [K in keyof D & keyof T]-?: Exclude<T[K], undefined> };
 
 /** `spec` with every field that has a proto2 default filled in. */
 export function trainerSpecWithDefaults(spec: TrainerSpec | undefined): Defaulted<TrainerSpec, typeof TRAINER_SPEC_DEFAULTS> {
   const out: Record<string, unknown> = { ...TRAINER_SPEC_DEFAULTS };
   for (const [k, v] of Object.entries(spec ?? {})) if (v !== undefined) out[k] = v;
-  return out as Defaulted<TrainerSpec, typeof TRAINER_SPEC_DEFAULTS>;
+  return out as unknown as Defaulted<TrainerSpec, typeof TRAINER_SPEC_DEFAULTS>;
 }
 
 /** `spec` with every field that has a proto2 default filled in. */
 export function normalizerSpecWithDefaults(spec: NormalizerSpec | undefined): Defaulted<NormalizerSpec, typeof NORMALIZER_SPEC_DEFAULTS> {
   const out: Record<string, unknown> = { ...NORMALIZER_SPEC_DEFAULTS };
   for (const [k, v] of Object.entries(spec ?? {})) if (v !== undefined) out[k] = v;
-  return out as Defaulted<NormalizerSpec, typeof NORMALIZER_SPEC_DEFAULTS>;
+  return out as unknown as Defaulted<NormalizerSpec, typeof NORMALIZER_SPEC_DEFAULTS>;
 }
 
 // ---------------------------------------------------------------------------------------------

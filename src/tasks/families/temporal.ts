@@ -273,7 +273,8 @@ const timeArithmetic = defineGeneratedFamily({
   ],
   make(rng): Problem {
     const start = rng.int(0, 24 * 60 - 1);
-    let h = rng.int(0, 12), m = rng.int(0, 59);
+    const h = rng.int(0, 12);
+    let m = rng.int(0, 59);
     if (h === 0 && m === 0) m = rng.int(1, 59);
     const forward = rng.bool();
     const delta = (forward ? 1 : -1) * (h * 60 + m);
