@@ -2,7 +2,6 @@
  * Myriad's public API. Importing this module installs the reference interpreter as the eager
  * evaluator and the np library behind Array methods.
  */
-import './backends/reference/index.js';
 import './backends/registry.js';
 
 export { Array, ShapeDtypeStruct, type ArrayLike } from './core/array.js';
@@ -16,6 +15,10 @@ export { jit, registerBackend, setDefaultBackend, defaultBackend, type JitOption
 export { grad, valueAndGrad, vjp, stopGradient, checkpoint, customVjp, type GradOptions } from './core/autodiff.js';
 export { tree, type TreeDef } from './core/pytree.js';
 export * as lax from './core/lax.js';
-export { np } from './np/index.js';
+export { np, IndexError } from './np/index.js';
 export { random } from './random/index.js';
+export { eagerPolicy, eagerStats } from './backends/eager.js';
+export { lowerGraph, OnnxExecutable, exportOnnx, exportOnnxToFile, ONNX_OPSET } from './backends/onnx/index.js';
+export { evalGraphReference } from './backends/reference/index.js';
+export { dce } from './core/passes.js';
 export { checkGrads, type CheckGradsOptions } from './testing/check_grads.js';

@@ -12,6 +12,7 @@ import { Array, ShapeDtypeStruct } from './array.js';
 import { fmtAval, type AbstractValue, type Graph } from './ir.js';
 import { MyriadError, PytreeError, ValueError } from './errors.js';
 import { flatten, treedefToString, unflatten, type TreeDef } from './pytree.js';
+import { dce } from './passes.js';
 import { asArrayLeaf, currentTrace, evalGraph, leafAval, traceFlat } from './trace.js';
 
 /** A compiled Graph. */
@@ -213,6 +214,7 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
         off += cnt;
       });
     }
+    graph = dce(graph);
     const exe = backend.compile(graph, { intraOpNumThreads: opts.intraOpNumThreads, donate: donateFlat });
     stats.traces++;
     stats.signatures.push(key);

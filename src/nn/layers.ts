@@ -12,8 +12,8 @@ import { Array } from '../core/array.js';
 import type { DType } from '../core/dtype.js';
 import * as lax from '../core/lax.js';
 import { np } from '../np/index.js';
-import { random } from '../random/index.js';
 import {
+  splitKey,
   checkInput,
   dropout,
   initializers,
@@ -94,7 +94,7 @@ export function DenseGeneral(config: DenseGeneralConfig): DenseGeneralLayer {
     config,
     init(key: Array, inShape: number[]): DenseParams {
       checkIn(inShape);
-      const [kk, kb] = random.split(key);
+      const [kk, kb] = splitKey(key);
       const p: DenseParams = { kernel: kernelInit(kk, [...inShape, ...features], dtype) };
       if (config.useBias) p.bias = biasInit(kb, features, dtype);
       return p;
@@ -347,13 +347,13 @@ export function MLP(config: MlpConfig): MlpLayer {
     config,
     init(key: Array, embedDim: number): MlpParams {
       positiveInt(embedDim, 'embedDim', where);
-      const [k0, k1, k2] = random.split(key, 3);
+      const [k0, k1, k2] = splitKey(key, 3);
       const wo = woFor(embedDim).init(k2, mlpDim);
       return gated ? { wi_0: wi.init(k0, embedDim), wi_1: wi.init(k1, embedDim), wo } : { wi: wi.init(k0, embedDim), wo };
     },
     axes(): any {
-      const wo = woFor(1).axes();
-      return gated ? { wi_0: wi.axes(), wi_1: wi.axes(), wo } : { wi: wi.axes(), wo };
+      const wo = woFor(1).axes(mlpDim);
+      return gated ? { wi_0: wi.axes(0), wi_1: wi.axes(0), wo } : { wi: wi.axes(0), wo };
     },
     apply(params: MlpParams, x: Array, opts: ApplyOptions = {}): Array {
       checkInput(x, where, { minRank: 1 });

@@ -100,6 +100,21 @@ export function subKey(key: Array | undefined, i: number): Array | undefined {
   return key === undefined ? undefined : random.foldIn(key, i);
 }
 
+/**
+ * `n` independent keys from `key` (`random.split`), as a JS list. Used by every `init`. While
+ * {@link evalShape} traces, returns `key` n times (the values do not matter there, and each split
+ * would add ~150 traced equations).
+ */
+export function splitKey(key: Array, n = 2): Array[] {
+  if (shapeOnlyDepth > 0) return globalThis.Array.from({ length: n }, () => key);
+  return [...random.split(key, n)];
+}
+
+/** The key for component `i` of `key` (`random.foldIn`); `key` itself while {@link evalShape} traces. */
+export function foldKey(key: Array, i: number): Array {
+  return shapeOnlyDepth > 0 ? key : random.foldIn(key, i);
+}
+
 /** Options of {@link dropout}. */
 export interface DropoutOptions {
   /** Probability of zeroing an element, in [0, 1). */
@@ -135,6 +150,18 @@ export function dropout(x: Array, opts: DropoutOptions): Array {
 /** A weight initializer: (key, shape, dtype) → Array. */
 export type Initializer = (key: Array, shape: number[], dtype: DType) => Array;
 
+/** While > 0, the built-in initializers return zeros instead of sampling (see {@link evalShape}). */
+let shapeOnlyDepth = 0;
+
+/** Wraps an initializer so that, while {@link evalShape} traces, it emits one cheap broadcast instead of a sampler. */
+function sampler(name: string, f: (key: Array, shape: number[], dtype: 'float32' | 'float64') => Array): Initializer {
+  return (key, shape, dtype) => {
+    const dt = floatDtype(dtype, name);
+    if (shapeOnlyDepth > 0) return np.zeros(shape, dt);
+    return f(key, shape, dt);
+  };
+}
+
 function floatDtype(dtype: DType, where: string): 'float32' | 'float64' {
   if (dtype !== 'float32' && dtype !== 'float64') throw new ModelError(`${where}: parameters must be float32 or float64, got ${dtype}`);
   return dtype;
@@ -160,18 +187,17 @@ export const initializers = {
     return (_key, shape, dtype) => np.full(shape, value, floatDtype(dtype, 'constant'));
   },
   normal(stddev = 1): Initializer {
-    return (key, shape, dtype) => np.multiply(random.normal(key, shape, { dtype: floatDtype(dtype, 'normal') }), stddev);
+    return sampler('normal', (key, shape, dtype) => np.multiply(random.normal(key, shape, { dtype }), stddev));
   },
   truncatedNormal(stddev = 1): Initializer {
-    return (key, shape, dtype) => np.multiply(random.truncatedNormal(key, -2, 2, shape, { dtype: floatDtype(dtype, 'truncatedNormal') }), stddev);
+    return sampler('truncatedNormal', (key, shape, dtype) => np.multiply(random.truncatedNormal(key, -2, 2, shape, { dtype }), stddev));
   },
   /**
    * Variance scaling: variance `scale / n` with n the fan-in, fan-out or their average; the
    * truncated normal is rescaled (÷ 0.8796…) so the truncated distribution has that variance.
    */
   varianceScaling(scale: number, mode: 'fan_in' | 'fan_out' | 'fan_avg', distribution: 'truncated_normal' | 'normal' | 'uniform', o: VarianceScalingOptions = {}): Initializer {
-    return (key, shape, dtype) => {
-      const dt = floatDtype(dtype, 'varianceScaling');
+    return sampler('varianceScaling', (key, shape, dt) => {
       const n = shape.length;
       const norm = (a: number) => (a < 0 ? a + n : a);
       const inAxes = (o.inAxes ?? shape.map((_, i) => i).slice(0, Math.max(0, n - 1))).map(norm);
@@ -187,7 +213,7 @@ export const initializers = {
       if (distribution === 'normal') return np.multiply(random.normal(key, shape, { dtype: dt }), Math.sqrt(variance));
       const lim = Math.sqrt(3 * variance);
       return random.uniform(key, shape, { dtype: dt, minval: -lim, maxval: lim });
-    };
+    });
   },
   /** T5X's default kernel init: variance scaling 1.0, fan-in, truncated normal. */
   lecunTruncated(o: VarianceScalingOptions = {}): Initializer {
@@ -264,10 +290,19 @@ export function paramAxesTable(params: unknown, axes: unknown): Map<string, { sh
 /**
  * The shapes and dtypes `fn(...args)` would return, as a pytree of ShapeDtypeStructs, computed by
  * tracing (nothing is allocated or computed): e.g. `evalShape((k) => model.init(k), random.key(0))`
- * gives a big preset's parameter shapes in milliseconds. Arguments may be ShapeDtypeStructs.
+ * gives a big preset's parameter shapes in milliseconds. Arguments may be ShapeDtypeStructs. While
+ * it traces, the built-in {@link initializers} emit zeros instead of random samplers (shapes and
+ * dtypes are the same; tracing thousands of sampler equations per parameter would take seconds).
  */
 export function evalShape<T = any>(fn: (...args: any[]) => unknown, ...args: unknown[]): T {
-  const g = makeGraph(fn)(...args);
+  // Tracing a sampler costs a few hundred equations per parameter; shapes do not depend on it.
+  shapeOnlyDepth++;
+  let g;
+  try {
+    g = makeGraph(fn)(...args);
+  } finally {
+    shapeOnlyDepth--;
+  }
   return unflatten<T>(g.outTree as TreeDef, g.outputs.map((v) => new ShapeDtypeStruct([...v.aval.shape], v.aval.dtype)));
 }
 

@@ -24,22 +24,17 @@ export function editDistance(a: string, b: string): number {
 }
 
 /**
- * Up to `k` candidates closest to `name`: names containing it (or contained in it) first, then by
- * edit distance, keeping only those within a third of the longer length.
+ * Up to `k` candidates closest to `name` by edit distance (case-insensitive), among those within
+ * a third of the longer length or containing (or contained in) `name`.
  */
 export function closeMatches(name: string, candidates: Iterable<string>, k = 5): string[] {
   const q = name.toLowerCase();
   const scored: Array<[number, string]> = [];
-  for (const c of candidates) {
+  for (const c of new Set(candidates)) {
     const l = c.toLowerCase();
-    let score: number;
-    if (q.length > 0 && (l.includes(q) || q.includes(l))) score = Math.abs(l.length - q.length) / 1000;
-    else {
-      const d = editDistance(q, l);
-      if (d > Math.max(2, Math.ceil(Math.max(q.length, l.length) / 3))) continue;
-      score = 1 + d;
-    }
-    scored.push([score, c]);
+    const d = editDistance(q, l);
+    const near = d <= Math.max(2, Math.ceil(Math.max(q.length, l.length) / 3));
+    if (near || (q.length > 0 && (l.includes(q) || q.includes(l)))) scored.push([d, c]);
   }
   scored.sort((x, y) => x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0));
   return scored.slice(0, k).map(([, c]) => c);

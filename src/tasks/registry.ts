@@ -319,11 +319,12 @@ export function registerFlanTasks(opts: FlanTaskOptions = {}): FlanRegistration 
       throw new TaskError(`registerFlanTasks: sizes must map train/validation/test to non-negative integers, got ${split}: ${n}.`);
     }
   }
+  const shared: FlanTaskOptions = { ...opts, vocabulary: opts.vocabulary ?? new ByteVocabulary() };
   const byCluster = new Map<ClusterName, Task[]>();
   const tasks: string[] = [];
   for (const family of ALL_FAMILIES) {
     for (const v of variantsOf(family)) {
-      const t = TaskRegistry.add(buildFlanTask(family, v, opts), { overwrite: true });
+      const t = TaskRegistry.add(buildFlanTask(family, v, shared), { overwrite: true });
       tasks.push(t.name);
       const l = byCluster.get(family.cluster);
       if (l) l.push(t); else byCluster.set(family.cluster, [t]);

@@ -11,12 +11,15 @@
  *    `OPTIONS:\n(A) a\n(B) b` whose target is the marker `(B)`. Here the marker style is drawn at
  *    random per example from `(A)`, `A.`, `A)`, `[A]`; with `(A)` the target is `(B)` as in Flan,
  *    with the others it is the bare letter `B`. Scoring strips the parentheses, so both agree.
+ *    The block follows the question after a blank line, before a trailing answer cue such as
+ *    `A:` when the template ends with one (Flan templates place `{options_}` the same way).
  *  - Few-shot (Flan's `register_few_shot_version_of_task` defaults): each exemplar is its inputs,
  *    the x→y delimiter `"\n\n"` (a blank line), its targets, then the example separator `"\n\n\n"`
  *    (two blank lines); the query's inputs follow, also followed by the x→y delimiter, and trailing
  *    spaces (not newlines) are removed. Exemplars use the same template as the query.
- *  - Chain of thought: `… Let's think step by step.` → `<rationale> So the answer is X.`; answers
- *    are extracted from generated text the way Flan's `take_cot_answer` postprocessor does.
+ *  - Chain of thought: `… Let's think step by step.` → `<rationale> So the answer is X.` (six
+ *    CoT templates wrap the family template's rendered question); answers are extracted from
+ *    generated text the way Flan's `take_cot_answer` postprocessor does.
  */
 
 import { TaskError } from './errors.js';

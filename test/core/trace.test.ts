@@ -76,3 +76,11 @@ test('shape errors name primitive, operands and the user line', () => {
     (e: unknown) => e instanceof ShapeError && /^add needs operands of equal shape, got f32\[2\] and f32\[3\]/.test((e as Error).message) && /at test\/core\/trace\.test\.ts:\d+:\d+/.test((e as Error).message),
   );
 });
+
+test('dce removes equations nothing uses', async () => {
+  const { dce } = await import('../../src/core/passes.js');
+  const g = makeGraph(grad(f))(new ShapeDtypeStruct([4, 3]), new ShapeDtypeStruct([2, 4]));
+  const pruned = dce(g);
+  assert.equal(pruned.eqns.length, g.eqns.length - 1);
+  assert.ok(!pruned.eqns.some((e) => e.prim === 'reduce_sum'));
+});

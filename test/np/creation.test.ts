@@ -1,3 +1,7 @@
+/**
+ * Tests for np array creation: dtype inference, typed arrays, ragged-input errors, zeros/ones/full, arange, linspace, eye.
+ */
+
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { np, DTypeError, ShapeError, ValueError } from '../../src/index.js';

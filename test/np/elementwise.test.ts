@@ -1,3 +1,7 @@
+/**
+ * Tests for np elementwise functions: broadcasting, dtype promotion with weak scalars, NumPy division/remainder/round semantics, logical/bitwise ops, predicates, clip/where.
+ */
+
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { np, makeGraph, DTypeError, ShapeError, ValueError } from '../../src/index.js';

@@ -1,3 +1,7 @@
+/**
+ * Tests for np error messages: they name the function, the axis/rank or both shapes, say how to fix the call, and point at the user's source line.
+ */
+
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { np, makeGraph, ShapeDtypeStruct, AxisError, DTypeError, EinsumError, ShapeError, ValueError, MyriadError } from '../../src/index.js';

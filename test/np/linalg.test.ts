@@ -1,3 +1,7 @@
+/**
+ * Tests for np products: matmul (vectors, batch broadcasting), dot/inner/outer/tensordot, and einsum (hand values, 3 operands, diagonals, ellipsis, errors).
+ */
+
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { np, DTypeError, EinsumError, ShapeError, ValueError } from '../../src/index.js';

@@ -1,3 +1,7 @@
+/**
+ * Tests for np neural-network functions: activations (gelu both forms vs closed form), stable softmax, one_hot, take/take_along_axis modes, top_k and sorting.
+ */
+
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { np, DTypeError, ShapeError, ValueError } from '../../src/index.js';

@@ -1,3 +1,7 @@
+/**
+ * Tests for np reductions: axes (negative, lists, null), keepdims, empty and size-1 dims, integer/bool dtypes, stable logsumexp, cumsum.
+ */
+
 import { test } from 'node:test';
 import { np, AxisError, ValueError } from '../../src/index.js';
 import { assertArray, assertClose, assertThrows } from './util.js';

@@ -1,3 +1,7 @@
+/**
+ * Tests for np shape functions: reshape, transposes, expand/squeeze, broadcasting, concatenate/stack/split, tile/repeat, pad, slicing, dynamic slices, diagonals.
+ */
+
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { np, Array, AxisError, DTypeError, ShapeError, ValueError } from '../../src/index.js';

@@ -1,3 +1,7 @@
+/**
+ * Tests for np under transformations: traced graphs contain the expected primitives, traced and eager results agree, gradients match finite differences.
+ */
+
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { np, makeGraph, evalGraph, grad, checkGrads, ShapeDtypeStruct, type Array } from '../../src/index.js';

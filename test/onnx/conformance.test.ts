@@ -50,7 +50,12 @@ const intSpecials = (dt: DType) => specials(dt, dt === 'int32' ? INT32_SPECIALS 
 function pairs(dt: DType, values: readonly number[]): [Array, Array] {
   const a: number[] = [];
   const b: number[] = [];
-  for (const x of values) for (const y of values) (a.push(x), b.push(y));
+  for (const x of values) {
+    for (const y of values) {
+      a.push(x);
+      b.push(y);
+    }
+  }
   return [arrayOf(dt, [a.length], a), arrayOf(dt, [b.length], b)];
 }
 
@@ -79,7 +84,7 @@ function binary(dtypes: DType[], o: { lo?: number; hi?: number; loB?: number; hi
       { args: [randArray(r, dt, shape, { lo: o.lo, hi: o.hi }), randArray(r, dt, shape, { lo: o.loB ?? o.lo, hi: o.hiB ?? o.hi })], noVjp: dt !== 'float32' },
       { args: [randArray(r, dt, [3, 4], { special: o.special ?? 0.3, lo: o.lo, hi: o.hi }), randArray(r, dt, [3, 4], { special: o.special ?? 0.3, lo: o.loB ?? o.lo, hi: o.hiB ?? o.hi })], noVjp: true },
     ];
-    const sp = dt === 'float32' ? FLOAT_SPECIALS.slice(0, 16) : dt === 'int32' ? INT32_SPECIALS : dt === 'uint32' ? UINT32_SPECIALS : [0, 1];
+    const sp = dt === 'float32' || dt === 'float64' ? FLOAT_SPECIALS.slice(0, 16) : dt === 'int32' ? INT32_SPECIALS : dt === 'uint32' ? UINT32_SPECIALS : [0, 1];
     cs.push({ args: pairs(dt, sp), noVjp: true });
     return cs;
   });
@@ -192,19 +197,29 @@ const concatCases: Gen = (r) => ALL.map((dt) => {
   return { args, params: { dimension: dim }, noVjp: dt !== 'float32' };
 });
 
-const dynSliceCases: Gen = (r) => ALL.map((dt) => {
-  const shape = randShape(r, 1, 3);
-  const sliceSizes = shape.map((d) => r.int(0, d));
-  const starts = shape.map((d) => i32(r.int(-3, d + 3)));
-  return { args: [randArray(r, dt, shape), ...starts], params: { sliceSizes }, noVjp: dt !== 'float32' };
-});
+const u32 = (v: number) => arrayOf('uint32', [], [v]);
 
-const dynUpdateCases: Gen = (r) => ALL.map((dt) => {
-  const shape = randShape(r, 1, 3);
-  const ushape = shape.map((d) => r.int(0, d));
-  const starts = shape.map((d) => i32(r.int(-3, d + 3)));
-  return { args: [randArray(r, dt, shape), randArray(r, dt, ushape), ...starts], noVjp: dt !== 'float32' };
-});
+const dynSliceCases: Gen = (r) => [
+  ...ALL.map((dt) => {
+    const shape = randShape(r, 1, 3);
+    const sliceSizes = shape.map((d) => r.int(0, d));
+    const starts = shape.map((d) => i32(r.int(-3, d + 3)));
+    return { args: [randArray(r, dt, shape), ...starts], params: { sliceSizes }, noVjp: dt !== 'float32' };
+  }),
+  // uint32 starts, including ones ≥ 2^31 (clamped to the last valid start)
+  { args: [randArray(r, 'float32', [5, 6]), u32(3000000000), u32(1)], params: { sliceSizes: [2, 3] }, noVjp: true },
+  { args: [randArray(r, 'float32', [5, 6]), i32(-2147483648), i32(2147483647)], params: { sliceSizes: [2, 3] }, noVjp: true },
+];
+
+const dynUpdateCases: Gen = (r) => [
+  ...ALL.map((dt) => {
+    const shape = randShape(r, 1, 3);
+    const ushape = shape.map((d) => r.int(0, d));
+    const starts = shape.map((d) => i32(r.int(-3, d + 3)));
+    return { args: [randArray(r, dt, shape), randArray(r, dt, ushape), ...starts], noVjp: dt !== 'float32' };
+  }),
+  { args: [randArray(r, 'float32', [5, 6]), randArray(r, 'float32', [2, 3]), u32(0xffffffff), u32(2)], noVjp: true },
+];
 
 function reduceCases(kind: 'sum' | 'max' | 'min'): Gen {
   return (r) => {
@@ -271,17 +286,17 @@ function gatherParams(r: Rng, dt: DType): Case {
   const idxShape = [...xShape.slice(0, bd), ...randShape(r, 0, 2)];
   const N = xShape[axis];
   const idx = randArray(r, 'int32', idxShape, { lo: -2, hi: N + 1 });
-  return { args: [randArray(r, dt, xShape), idx], params: { axis, batchDims: bd }, noVjp: dt !== 'float32' };
+  return { args: [randArray(r, dt, xShape, { special: dt === 'float32' ? 0 : 0.4 }), idx], params: { axis, batchDims: bd }, noVjp: dt !== 'float32' };
 }
 
-const gatherCases: Gen = (r) => [...ALL, 'float32', 'float32', 'float32'].map((dt) => gatherParams(r, dt as DType));
+const gatherCases: Gen = (r) => [...ALL, 'float32', 'float32', 'float32', 'uint32'].map((dt) => gatherParams(r, dt as DType));
 
 const scatterCases: Gen = (r) => [...ALL, 'float32', 'float32', 'float32'].map((dt) => {
   const g = gatherParams(r, dt as DType);
   const [x, idx] = g.args;
   const p = g.params as { axis: number; batchDims: number };
   const out = shapeRules.gather([x.aval, idx.aval], p)[0];
-  return { ...g, args: [x, idx, randArray(r, dt as DType, out.shape)], magnitude: true };
+  return { ...g, args: [x, idx, randArray(r, dt as DType, out.shape, { special: dt === 'float32' ? 0 : 0.4 })], magnitude: true };
 });
 
 const topKCases: Gen = (r) => {
@@ -347,17 +362,17 @@ const generators: { [P in Primitive]: Gen } = {
   erf: unaryFloat({ lo: -4, hi: 4, unsupportedF64: true }),
   not: unaryAny(['bool', 'int32', 'uint32']),
 
-  add: binary(ALL),
-  sub: binary(ALL),
-  mul: binary(ALL),
-  div: binary(ALL, { loB: -5, hiB: 5 }),
-  rem: binary(ALL, { loB: -5, hiB: 5 }),
+  add: binary([...ALL, 'float64']),
+  sub: binary([...ALL, 'float64']),
+  mul: binary([...ALL, 'float64']),
+  div: binary([...ALL, 'float64'], { loB: -5, hiB: 5 }),
+  rem: binary([...ALL, 'float64'], { loB: -5, hiB: 5 }),
   pow: (r) => [
     ...binary(['float32'], { lo: 0.1, hi: 3, loB: -3, hiB: 3, special: 0.15 })(r),
     { args: [randArray(r, 'float32', [3, 3], { lo: -3, hi: 3 }), arrayOf('float32', [3, 3], globalThis.Array.from({ length: 9 }, () => r.int(-3, 3)))], noVjp: true },
   ],
-  max: binary(ALL),
-  min: binary(ALL),
+  max: binary([...ALL, 'float64']),
+  min: binary([...ALL, 'float64']),
   atan2: (r) => [...binary(['float32'])(r), { args: [randArray(r, 'float64', [3]), randArray(r, 'float64', [3])], unsupported: true, noVjp: true }],
   and: binary(['bool', 'int32', 'uint32']),
   or: binary(['bool', 'int32', 'uint32']),
@@ -369,7 +384,8 @@ const generators: { [P in Primitive]: Gen } = {
 
   select: (r) => ALL.map((dt) => {
     const shape = randShape(r);
-    return { args: [randArray(r, 'bool', shape), randArray(r, dt, shape), randArray(r, dt, shape)], noVjp: dt !== 'float32' };
+    const o = { special: dt === 'float32' ? 0 : 0.4 };
+    return { args: [randArray(r, 'bool', shape), randArray(r, dt, shape, o), randArray(r, dt, shape, o)], noVjp: dt !== 'float32' };
   }),
   convert_element_type: convertCases,
   stop_gradient: same(ALL, 1),

@@ -5,7 +5,7 @@
  * interpreter (integers and bools exactly, floats within a tolerance).
  */
 
-import '../../src/backends/reference/index.js';
+import '../../src/index.js'; // installs the reference interpreter as the eager evaluator (and np)
 import { Array } from '../../src/core/array.js';
 import type { DType, TypedArray } from '../../src/core/dtype.js';
 import { allocate } from '../../src/core/dtype.js';

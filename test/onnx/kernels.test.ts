@@ -66,10 +66,12 @@ test('ONNX Runtime CPU has no float64 Atan or Erf kernel (atan2/erf on float64 a
   assert.notEqual(await probe('Atan', 'float32', [[0.5]]), 'no kernel');
 });
 
-test('ONNX Runtime 1.30 int64 Min/Max/Clip compare only the low 32 bits (avoided by the lowering)', async () => {
+test('ONNX Runtime 1.30 int64 Min/Max/Clip/Sign look only at the low 32 bits (avoided by the lowering)', async () => {
   // correct answers would be [2147483647, 5] and [2147483648, 3000000000]
   assert.deepEqual(await probe('Min', 'int64', [[2147483648, 3000000000], [2147483647, 5]]), [2147483648, 3000000000]);
   assert.deepEqual(await probe('Max', 'int64', [[2147483648, 3000000000], [2147483647, 5]]), [2147483647, 5]);
+  assert.deepEqual(await probe('Clip', 'int64', [[2147483648, 4294967295]], {}, 'int64', (b) => [b.scalar('int64', 0), b.scalar('int64', 2147483647)]), [0, 0]);
+  assert.deepEqual(await probe('Sign', 'int64', [[2147483648, 3000000000]]), [-1, -1]);
   // uint32 Min/Max (used by the shift lowering) are correct
   assert.deepEqual(await probe('Min', 'uint32', [[2147483648, 3000000000], [2147483647, 5]]), [2147483647, 5]);
 });

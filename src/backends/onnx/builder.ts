@@ -68,9 +68,21 @@ function toAttribute(name: string, a: Attr): onnxProto.onnx.IAttributeProto {
   }
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Typed-array class whose memory layout equals ONNX's little-endian storage of `dt`. */
+const SAME_LAYOUT: Partial<Record<OnnxDType, abstract new (...args: any[]) => TypedArray>> = {
+  float32: Float32Array, float64: Float64Array, int32: Int32Array, uint32: Uint32Array, uint8: Uint8Array,
+};
+
 /** Little-endian bytes of `values` stored as element type `dt`. */
 export function tensorBytes(dt: OnnxDType, values: ArrayLike<number> | TypedArray): Uint8Array {
   const n = values.length;
+  const layout = SAME_LAYOUT[dt];
+  if (LITTLE_ENDIAN && layout && values instanceof layout) {
+    const v = values as TypedArray;
+    return new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice(); // a copy: the model must not alias live data
+  }
   const bytes = new Uint8Array(n * ELEMENT_BYTES[dt]);
   const view = new DataView(bytes.buffer);
   switch (dt) {

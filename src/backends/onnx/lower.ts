@@ -6,22 +6,28 @@
  * rule). Where ONNX Runtime 1.30's CPU provider has no kernel for an element type, the rule
  * computes in a wider "carrier" type and casts back (measured gaps, see below).
  *
- * Kernel-type gaps of onnxruntime-node 1.30 (CPU) that the rules work around (measured by
- * test/onnx/kernels.test.ts, which fails when a gap closes or a new one appears):
- * | op                                   | missing              | workaround                          |
- * |--------------------------------------|----------------------|-------------------------------------|
- * | Where                                | uint32, bool         | select in int32 / uint8, cast back  |
- * | ReduceSum/Max/Min, ArgMax, CumSum,   | uint32               | compute in int64, cast back (wraps) |
- * | TopK                                 |                      |                                     |
- * | Atan, Erf                            | float64              | atan2/erf on float64 are refused    |
- * | Neg                                  | uint32, bool (spec)  | 0 − x in uint32; bool is identity   |
- * | BitShift                             | int32 (spec)         | shift the uint32 bit pattern        |
- * | Add/Sub/Mul/Div/Max/Min/Less/…/Sum   | bool (spec)          | logical ops, or uint8 carriers      |
- * Semantic differences handled by composites: integer Div/Mod by 0 (and INT_MIN / −1) would trap
- * in ONNX Runtime, so divisors are made safe and the XLA results selected; Cast float → int is
+ * Kernel-type gaps and bugs of onnxruntime-node 1.30 (CPU) that the rules work around, measured
+ * on single-node models (test/onnx/kernels.test.ts re-checks them):
+ * | op                                    | gap                         | workaround                          |
+ * |---------------------------------------|-----------------------------|-------------------------------------|
+ * | Where                                 | no uint32, bool kernel      | select in int32 / uint8, cast back  |
+ * | ReduceSum, CumSum                     | no uint32 kernel            | sum in int64, cast back (wraps)     |
+ * | ReduceMax/Min, ArgMax, TopK           | no uint32 kernel            | compute on exact float64 copies     |
+ * | Atan, Erf                             | no float64 kernel           | atan2/erf on float64 are refused    |
+ * | Min, Max, Clip, Sign on int64         | compare the low 32 bits     | never used on int64 (clamps of      |
+ * |                                       | only (wrong results)        | indices in float64)                 |
+ * | TopK                                  | NaN misordered              | float64 keys (see top_k)            |
+ * | Neg                                   | uint32, bool: not in schema | 0 − x (wraps); bool: identity       |
+ * | BitShift                              | unsigned types only         | shift the int32 bit pattern as u32  |
+ * | Add/Sub/Mul/Div/Max/Min/Less/…, Sum   | bool: not in schema         | logical ops or uint8 carriers       |
+ * Semantic differences handled by composites: integer Div/Mod by 0 fail the run ("Integer
+ * division by zero") and INT_MIN / −1 kills the process (SIGFPE), so divisors are made safe and
+ * XLA's results selected; Cast float → int is
  * undefined out of range, so values are clamped (NaN → 0); Round is half-to-even (we need half
- * away from zero); BitShift by ≥ 32 is undefined; Gather wraps negative indices (we need 0 for
- * every out-of-range index); ArgMax/ReduceMax/TopK ignore NaN (we treat NaN as the maximum).
+ * away from zero); BitShift by ≥ 32 is undefined in the ONNX spec (ONNX Runtime gives 0, but
+ * exported models may run elsewhere, so counts are clamped and masked); Gather wraps negative
+ * indices (we need 0 for every out-of-range index); ArgMax/ReduceMax/TopK ignore or misplace
+ * NaN (we treat NaN as the maximum); no Log1p/Expm1/Atan2 ops exist.
  *
  * Graph constants become initializers; literals become shared scalar initializers. Equations
  * whose outputs are all empty become empty constants, so ONNX Runtime never computes an empty op.
@@ -659,9 +665,8 @@ function scatterAddRule(): OnnxRule<'scatter_add'> {
  * NaNs ahead of the +∞s that tied with them (keys n·isNaN − position are distinct).
  */
 function topKRule(): OnnxRule<'top_k'> {
-  return (cx, [x], p, outs) => {
+  return (cx, [x], p) => {
     const dt = x.dtype;
-    const shape = outs[0].shape;
     const n = x.shape[x.shape.length - 1];
     const attrs = { axis: A.int(-1), largest: A.int(1), sorted: A.int(1) };
     const topk = (v: Val, k: number) => {

@@ -38,30 +38,101 @@ export interface EncodedPiece {
   piece: string;
 }
 
-/** Trie over UTF-16 code units of the segmentable pieces (NORMAL, USER_DEFINED, UNUSED). */
+/**
+ * Trie over the UTF-16 code units of the segmentable pieces (NORMAL, USER_DEFINED, UNUSED), as a
+ * base/check double array: the child of node `n` for code unit `c` is `base[n] + c`, valid iff
+ * `check[base[n] + c] === n`. Node 0 is the root; `value` holds the piece id ending at a node or -1.
+ */
 class PieceTrie {
-  readonly root = new Int32Array(65536).fill(-1);
-  readonly children = new Map<number, number>();
-  value: Int32Array = new Int32Array(1024).fill(-1);
-  private nodes = 1; // node 0 is the root
+  base: Int32Array;
+  check: Int32Array;
+  value: Int32Array;
+  /** Segmentation score of the piece ending at each slot. */
+  score: Float64Array;
 
-  add(piece: string, id: number): void {
-    let node = 0;
-    for (let i = 0; i < piece.length; i++) {
-      const c = piece.charCodeAt(i);
-      let child: number | undefined = node === 0 ? this.root[c] : this.children.get(node * 65536 + c);
-      if (child === undefined || child < 0) {
-        child = this.nodes++;
-        if (child >= this.value.length) {
-          const v = new Int32Array(this.value.length * 2).fill(-1);
-          v.set(this.value);
-          this.value = v;
+  constructor(pieces: readonly [string, number, number][]) {
+    // Explicit trie first: children as sorted (code unit, node) lists.
+    const kids: [number, number][][] = [[]];
+    const ids: number[] = [-1];
+    const scoreOfId = new Map<number, number>();
+    const edge = new Map<number, number>();
+    for (const [piece, id, sc] of pieces) {
+      scoreOfId.set(id, sc);
+      let node = 0;
+      for (let i = 0; i < piece.length; i++) {
+        const c = piece.charCodeAt(i);
+        let child = edge.get(node * 65536 + c);
+        if (child === undefined) {
+          child = ids.length;
+          ids.push(-1);
+          kids.push([]);
+          kids[node].push([c, child]);
+          edge.set(node * 65536 + c, child);
         }
-        if (node === 0) this.root[c] = child; else this.children.set(node * 65536 + c, child);
+        node = child;
       }
-      node = child;
+      ids[node] = id;
     }
-    this.value[node] = id;
+    let cap = 65536 + 2 * ids.length + 16;
+    this.base = new Int32Array(cap);
+    this.check = new Int32Array(cap).fill(-1);
+    this.value = new Int32Array(cap).fill(-1);
+    this.score = new Float64Array(cap);
+    const grow = (need: number): void => {
+      if (need < cap) return;
+      while (cap <= need) cap *= 2;
+      const b = new Int32Array(cap); b.set(this.base); this.base = b;
+      const k = new Int32Array(cap).fill(-1); k.set(this.check); this.check = k;
+      const v = new Int32Array(cap).fill(-1); v.set(this.value); this.value = v;
+      const sc = new Float64Array(cap); sc.set(this.score); this.score = sc;
+    };
+    this.check[0] = 0;
+    this.value[0] = ids[0];
+    // nextFree: union-find "smallest free slot >= i" with path compression.
+    let nextFree = Int32Array.from({ length: cap + 1 }, (_, i) => i);
+    const findFree = (i: number): number => {
+      if (i >= nextFree.length) {
+        const old = nextFree;
+        nextFree = Int32Array.from({ length: Math.max(i + 1, 2 * old.length) }, (_, k) => (k < old.length ? old[k] : k));
+      }
+      let r = i;
+      while (nextFree[r] !== r) {
+        r = nextFree[r];
+        if (r >= nextFree.length) return findFree(r);
+      }
+      while (nextFree[i] !== r) { const nx = nextFree[i]; nextFree[i] = r; i = nx; }
+      return r;
+    };
+    const occupy = (t: number): void => { findFree(t + 1); nextFree[t] = t + 1; };
+    occupy(0);
+    // Place nodes breadth first; `slotOf` maps explicit-trie nodes to array slots.
+    const slotOf = new Int32Array(ids.length);
+    const queue = [0];
+    for (let qi = 0; qi < queue.length; qi++) {
+      const node = queue[qi];
+      const slot = slotOf[node];
+      const list = kids[node].sort((x, y) => x[0] - y[0]);
+      if (list.length === 0) continue;
+      const c0 = list[0][0];
+      let b = -1;
+      for (let f = findFree(c0 + 1); ; f = findFree(f + 1)) {
+        b = f - c0;
+        grow(b + list[list.length - 1][0]);
+        let ok = true;
+        for (let k = 1; k < list.length; k++) if (this.check[b + list[k][0]] !== -1) { ok = false; break; }
+        if (ok) break;
+      }
+      this.base[slot] = b;
+      for (const [c, child] of list) {
+        const t = b + c;
+        this.check[t] = slot;
+        this.value[t] = ids[child];
+        if (ids[child] >= 0) this.score[t] = scoreOfId.get(ids[child])!;
+        occupy(t);
+        slotOf[child] = t;
+        queue.push(child);
+      }
+    }
   }
 }
 
@@ -79,11 +150,10 @@ export class SentencePieceTokenizer implements Tokenizer {
   private readonly pieces: string[];
   private readonly types: Uint8Array;
   private readonly scores: Float64Array;
-  private readonly userScore: Float64Array;
   private readonly normalIds = new Map<string, number>();
   private readonly reservedIds = new Map<string, number>();
   private readonly byteIds = new Int32Array(256).fill(-1);
-  private readonly trie = new PieceTrie();
+  private readonly trie: PieceTrie;
   private readonly minScore: number;
   private readonly maxScore: number;
   // Reused Viterbi buffers.
@@ -107,12 +177,12 @@ export class SentencePieceTokenizer implements Tokenizer {
     this.pieces = new Array<string>(n);
     this.types = new Uint8Array(n);
     this.scores = new Float64Array(n);
-    this.userScore = new Float64Array(n);
     this.byteFallback = ts.byteFallback;
     let unk = -1;
     let minScore = FLT_MAX;
     let maxScore = FLT_MIN;
     const userDefined: string[] = [];
+    const segmentable: [string, number, number][] = [];
     for (let i = 0; i < n; i++) {
       const p = proto.pieces[i];
       const piece = p.piece ?? '';
@@ -139,8 +209,15 @@ export class SentencePieceTokenizer implements Tokenizer {
         minScore = Math.min(minScore, this.scores[i]);
         maxScore = Math.max(maxScore, this.scores[i]);
       }
-      if (normal) this.trie.add(piece, i);
     }
+    for (let i = 0; i < n; i++) {
+      const t = this.types[i];
+      // Unused pieces stay in the trie (longer pieces run through them) but are never produced.
+      if (t === PieceType.NORMAL) segmentable.push([this.pieces[i], i, this.scores[i]]);
+      else if (t === PieceType.USER_DEFINED) segmentable.push([this.pieces[i], i, Math.fround(utf8.encode(this.pieces[i]).length * maxScore) - 0.1]);
+      else if (t === PieceType.UNUSED) segmentable.push([this.pieces[i], -1, 0]);
+    }
+    this.trie = new PieceTrie(segmentable);
     if (unk < 0) throw new TokenizerError(`${source}: no piece has type UNKNOWN; a model needs one <unk> piece.`);
     if (ts.byteFallback && this.byteIds.includes(-1)) {
       throw new TokenizerError(`${source}: byte_fallback is true but not all 256 byte pieces <0x00>..<0xFF> exist.`);
@@ -148,11 +225,6 @@ export class SentencePieceTokenizer implements Tokenizer {
     this.unkId = unk;
     this.minScore = minScore;
     this.maxScore = maxScore;
-    for (let i = 0; i < n; i++) {
-      if (this.types[i] === PieceType.USER_DEFINED) {
-        this.userScore[i] = Math.fround(utf8.encode(this.pieces[i]).length * maxScore) - 0.1;
-      }
-    }
     const control = (piece: string): number => {
       const id = this.reservedIds.get(piece);
       return id !== undefined && this.types[id] === PieceType.CONTROL ? id : -1;
@@ -208,8 +280,8 @@ export class SentencePieceTokenizer implements Tokenizer {
     const best = this.bestScore, starts = this.startsAt, ids = this.bestId;
     starts.fill(-1, 0, n + 1);
     best[0] = 0;
-    const root = this.trie.root, children = this.trie.children, value = this.trie.value;
-    const types = this.types, scores = this.scores, userScore = this.userScore;
+    const tbase = this.trie.base, tcheck = this.trie.check, value = this.trie.value, tscore = this.trie.score;
+    const tsize = tcheck.length;
     const unkScore = Math.fround(this.minScore - UNK_PENALTY);
     const unkId = this.unkId;
     for (let s = 0; s < n; ) {
@@ -221,27 +293,22 @@ export class SentencePieceTokenizer implements Tokenizer {
       }
       const base = best[s];
       let hasSingle = false;
-      let node = root[c0];
-      let e = s + 1;
-      while (node >= 0) {
-        const id = value[node];
+      let node = 0;
+      for (let e = s + 1; e <= n; e++) {
+        const t = tbase[node] + norm.charCodeAt(e - 1);
+        if (t >= tsize || tcheck[t] !== node) break;
+        node = t;
+        const id = value[t];
         if (id >= 0) {
-          const t = types[id];
-          if (t !== PieceType.UNUSED) {
-            const cand = (t === PieceType.USER_DEFINED ? userScore[id] : scores[id]) + base;
-            if (starts[e] === -1 || cand > best[e]) {
-              best[e] = Math.fround(cand);
-              starts[e] = s;
-              ids[e] = id;
-            }
-            if (e - s === mblen) hasSingle = true;
+          // Scores are float32 values; the sum is compared unrounded and stored as float32 (as SentencePiece does).
+          const cand = tscore[t] + base;
+          if (starts[e] === -1 || cand > best[e]) {
+            best[e] = Math.fround(cand);
+            starts[e] = s;
+            ids[e] = id;
           }
+          if (e - s === mblen) hasSingle = true;
         }
-        if (e >= n) break;
-        const next = children.get(node * 65536 + norm.charCodeAt(e));
-        if (next === undefined) break;
-        node = next;
-        e++;
       }
       if (!hasSingle) {
         const e2 = s + mblen;

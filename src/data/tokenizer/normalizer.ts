@@ -54,6 +54,11 @@ export class PrefixMatcher {
     this.size = count;
   }
 
+  /** Whether some word starts with code unit `c`. */
+  startsWith(c: number): boolean {
+    return this.children.has(c);
+  }
+
   /** Length (in code units) of the longest word starting at `s[i]`, or 0. */
   match(s: string, i: number): number {
     if (this.size === 0) return 0;
@@ -114,6 +119,8 @@ export class Normalizer {
   private readonly cm: CompiledCharsMap | undefined;
   private readonly targets = new Map<number, string>();
   private readonly matcher: PrefixMatcher;
+  /** Per BMP code unit: 0 = not yet known, 1 = copied as is (no rule or symbol starts with it), 2 = slow path. */
+  private readonly plain = new Uint8Array(65536);
   readonly config: Readonly<NormalizerConfig>;
 
   constructor(config: NormalizerConfig) {
@@ -130,51 +137,95 @@ export class Normalizer {
   normalizePrefix(s: string, i: number): [string, number] {
     const m = this.matcher.match(s, i);
     if (m > 0) return [s.slice(i, i + m), m];
-    const cm = this.cm;
-    if (cm !== undefined) {
-      const trie = cm.trie;
-      let id = 0;
-      let bestLen = 0;
-      let bestValue = -1;
-      let j = i;
-      walk: while (j < s.length) {
-        let cp = s.charCodeAt(j);
-        let w = 1;
-        if (cp >= 0xd800 && cp <= 0xdbff && j + 1 < s.length) {
-          const d = s.charCodeAt(j + 1);
-          if (d >= 0xdc00 && d <= 0xdfff) { cp = 0x10000 + ((cp - 0xd800) << 10) + (d - 0xdc00); w = 2; }
-        }
-        // Walk the UTF-8 bytes of this code point.
-        if (cp < 0x80) {
-          if ((id = trie.step(id, cp)) < 0) break walk;
-        } else if (cp < 0x800) {
-          if ((id = trie.step(id, 0xc0 | (cp >> 6))) < 0) break walk;
-          if ((id = trie.step(id, 0x80 | (cp & 63))) < 0) break walk;
-        } else if (cp < 0x10000) {
-          if ((id = trie.step(id, 0xe0 | (cp >> 12))) < 0) break walk;
-          if ((id = trie.step(id, 0x80 | ((cp >> 6) & 63))) < 0) break walk;
-          if ((id = trie.step(id, 0x80 | (cp & 63))) < 0) break walk;
-        } else {
-          if ((id = trie.step(id, 0xf0 | (cp >> 18))) < 0) break walk;
-          if ((id = trie.step(id, 0x80 | ((cp >> 12) & 63))) < 0) break walk;
-          if ((id = trie.step(id, 0x80 | ((cp >> 6) & 63))) < 0) break walk;
-          if ((id = trie.step(id, 0x80 | (cp & 63))) < 0) break walk;
-        }
-        j += w;
-        const v = trie.valueAt(id);
-        if (v >= 0) { bestLen = j - i; bestValue = v; }
-      }
-      if (bestLen > 0) {
-        let t = this.targets.get(bestValue);
-        if (t === undefined) {
-          t = targetAt(cm, bestValue);
-          this.targets.set(bestValue, t);
-        }
-        return [t, bestLen];
-      }
-    }
+    const len = this.ruleAt(s, i);
+    if (len > 0) return [this.ruleTarget, len];
     const n = codePointLength(s, i);
     return [s.slice(i, i + n), n];
+  }
+
+  /** Target of the rule last matched by `ruleAt`. */
+  private ruleTarget = '';
+
+  /**
+   * Length in code units of the longest chars-map rule matching at `s[i]` (its target is left in
+   * `ruleTarget`), or 0 when no rule matches.
+   */
+  private ruleAt(s: string, i: number): number {
+    const cm = this.cm;
+    if (cm === undefined) return 0;
+    const trie = cm.trie;
+    let id = 0;
+    let bestLen = 0;
+    let bestValue = -1;
+    let j = i;
+    walk: while (j < s.length) {
+      let cp = s.charCodeAt(j);
+      let w = 1;
+      if (cp >= 0xd800 && cp <= 0xdbff && j + 1 < s.length) {
+        const d = s.charCodeAt(j + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) { cp = 0x10000 + ((cp - 0xd800) << 10) + (d - 0xdc00); w = 2; }
+      }
+      // Walk the UTF-8 bytes of this code point.
+      if (cp < 0x80) {
+        if ((id = trie.step(id, cp)) < 0) break walk;
+      } else if (cp < 0x800) {
+        if ((id = trie.step(id, 0xc0 | (cp >> 6))) < 0) break walk;
+        if ((id = trie.step(id, 0x80 | (cp & 63))) < 0) break walk;
+      } else if (cp < 0x10000) {
+        if ((id = trie.step(id, 0xe0 | (cp >> 12))) < 0) break walk;
+        if ((id = trie.step(id, 0x80 | ((cp >> 6) & 63))) < 0) break walk;
+        if ((id = trie.step(id, 0x80 | (cp & 63))) < 0) break walk;
+      } else {
+        if ((id = trie.step(id, 0xf0 | (cp >> 18))) < 0) break walk;
+        if ((id = trie.step(id, 0x80 | ((cp >> 12) & 63))) < 0) break walk;
+        if ((id = trie.step(id, 0x80 | ((cp >> 6) & 63))) < 0) break walk;
+        if ((id = trie.step(id, 0x80 | (cp & 63))) < 0) break walk;
+      }
+      j += w;
+      const v = trie.valueAt(id);
+      if (v >= 0) { bestLen = j - i; bestValue = v; }
+    }
+    if (bestLen === 0) return 0;
+    let t = this.targets.get(bestValue);
+    if (t === undefined) {
+      t = targetAt(cm, bestValue);
+      this.targets.set(bestValue, t);
+    }
+    this.ruleTarget = t;
+    return bestLen;
+  }
+
+  private spacePlain: boolean | undefined;
+
+  /** Whether a space is never rewritten (no rule and no user-defined symbol starts with it). */
+  private isSpacePlain(): boolean {
+    if (this.spacePlain === undefined) {
+      this.spacePlain = !this.matcher.startsWith(0x20) && (this.cm === undefined || this.cm.trie.step(0, 0x20) < 0);
+    }
+    return this.spacePlain;
+  }
+
+  /** Whether code unit `c` (not a surrogate, not a space) is always copied unchanged. */
+  private isPlain(c: number): boolean {
+    let v = this.plain[c];
+    if (v === 0) {
+      const ch = String.fromCharCode(c);
+      let plainChar = c !== 0x20 && !(c >= 0xd800 && c <= 0xdfff) && !this.matcher.startsWith(c);
+      if (plainChar && this.cm !== undefined) {
+        // No rule starts with this character if the trie walk fails inside its UTF-8 bytes.
+        const bytes = new TextEncoder().encode(ch);
+        let id = 0;
+        let complete = true;
+        for (const b of bytes) {
+          id = this.cm.trie.step(id, b);
+          if (id < 0) { complete = false; break; }
+        }
+        if (complete) plainChar = false;
+      }
+      v = plainChar ? 1 : 2;
+      this.plain[c] = v;
+    }
+    return v === 1;
   }
 
   /** Normalizes `text` as SentencePiece does before segmentation. */
@@ -195,8 +246,41 @@ export class Normalizer {
     const suffix = c.treatWhitespaceAsSuffix ?? false;
     if (!suffix && c.addDummyPrefix) out += space;
     let isPrevSpace = c.removeExtraWhitespaces;
-    while (i < input.length) {
-      const [first, n] = this.normalizePrefix(input, i);
+    const spaceIsPlain = this.isSpacePlain();
+    // Characters copied unchanged are collected as a run [runStart, i) and appended in one slice.
+    let runStart = -1;
+    const n = input.length;
+    while (i < n) {
+      const ch = input.charCodeAt(i);
+      if (ch === 0x20) {
+        if (spaceIsPlain) {
+          if (runStart >= 0) { out += input.slice(runStart, i); runStart = -1; }
+          if (!isPrevSpace) { out += space; isPrevSpace = true; }
+          if (!c.removeExtraWhitespaces) isPrevSpace = false;
+          i++;
+          continue;
+        }
+      } else {
+        let m = 0;
+        if (this.isPlain(ch)) {
+          m = 1;
+        } else {
+          const sym = this.matcher.match(input, i);
+          if (sym > 0) {
+            if (input.slice(i, i + sym).indexOf(' ') < 0) m = sym;
+          } else if (this.ruleAt(input, i) === 0) {
+            m = codePointLength(input, i);
+          }
+        }
+        if (m > 0) {
+          if (runStart < 0) runStart = i;
+          i += m;
+          isPrevSpace = false;
+          continue;
+        }
+      }
+      if (runStart >= 0) { out += input.slice(runStart, i); runStart = -1; }
+      const [first, len] = this.normalizePrefix(input, i);
       let sp = first;
       if (isPrevSpace) {
         let k = 0;
@@ -207,9 +291,10 @@ export class Normalizer {
         out += c.escapeWhitespaces && sp.includes(' ') ? sp.replaceAll(' ', SPACE_SYMBOL) : sp;
         isPrevSpace = sp.charCodeAt(sp.length - 1) === 32;
       }
-      i += n;
+      i += len;
       if (!c.removeExtraWhitespaces) isPrevSpace = false;
     }
+    if (runStart >= 0) out += input.slice(runStart, n);
     if (c.removeExtraWhitespaces) {
       let end = out.length;
       while (end > 0 && out.charCodeAt(end - 1) === space.charCodeAt(0)) end--;

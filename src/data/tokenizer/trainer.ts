@@ -29,7 +29,7 @@ import { readFileSync } from 'node:fs';
 import { precompiledCharsmapFor, type NormalizationName, NORMALIZATION_NAMES } from './charsmap.js';
 import { SentencePieceTokenizer } from './model.js';
 import { Normalizer, PrefixMatcher } from './normalizer.js';
-import type { ModelProto, ProtoPiece, TrainerSpec } from './proto.js';
+import { decodeModelProto, encodeModelProto, type ModelProto, type ProtoPiece, type TrainerSpec } from './proto.js';
 import { PieceType, TokenizerError, byteToPiece } from './types.js';
 import { SCRIPT_COMMON, SCRIPT_INHERITED, SCRIPT_UNKNOWN, scriptOf } from './unicode_script.js';
 
@@ -462,7 +462,9 @@ export function trainUnigram(sentences: Iterable<string>, options: UnigramTraine
 
   // 5. Final vocabulary.
   const finalPieces = finalize(model, alphabet, r.vocabSize - meta.size);
-  const proto = buildProto(r, options, meta, finalPieces, charsmap);
+  // Round-trip through the wire format so the in-memory model is exactly what a reload gives
+  // (float32 fields, absent empty lists).
+  const proto = decodeModelProto(encodeModelProto(buildProto(r, options, meta, finalPieces, charsmap)));
   const tok = new SentencePieceTokenizer(proto, 'trained model');
   progress({ stage: 'done', message: `trained ${tok.vocabSize} pieces in ${((Date.now() - t0) / 1000).toFixed(2)} s`, pieces: tok.vocabSize });
   return tok;

@@ -33,9 +33,12 @@ export function loadCmuDict(): CmuDict {
     throw new TaskError(`Could not read ${file} (${(e as Error).message}); reinstall 'cmu-pronouncing-dictionary'.`);
   }
   const out = new Map<string, string[][]>();
-  const re = /^\s*"((?:[^"\\]|\\.)+)": "([A-Z0-9 ]+)",?$/gm;
+  // Entries look like `"word": "W ER1 D",`; a few carry a comment after the phones (`"… # place, dutch"`).
+  const re = /^\s*"((?:[^"\\]|\\.)+)": "([A-Z0-9 ]+?)(?: #[^"]*)?",?$/gm;
   const alt: Array<[string, number, string[]]> = [];
+  let matched = 0;
   for (const m of text.matchAll(re)) {
+    matched++;
     const key = m[1].replace(/\\(.)/g, '$1');
     const phones = m[2].trim().split(/\s+/);
     const am = /^(.*)\((\d+)\)$/.exec(key);
@@ -47,6 +50,10 @@ export function loadCmuDict(): CmuDict {
     const prons = out.get(w);
     if (prons) prons.push(phones);
     else out.set(w, [phones]);
+  }
+  const candidates = (text.match(/^\s*"/gm) ?? []).length;
+  if (matched !== candidates) {
+    throw new TaskError(`${file}: parsed ${matched} of ${candidates} dictionary entries; the package's format may have changed (expected lines like "word": "W ER1 D",).`);
   }
   if (out.size < 100000) throw new TaskError(`Parsed only ${out.size} entries from ${file}; the package's format may have changed (expected lines like "word": "W ER1 D",).`);
   cached = out;
