@@ -11,6 +11,8 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-constant-condition': ['error', { checkLoops: false }],
+      // Myriad's own `Array` class shadows the global; its constructor is not JS's Array().
+      '@typescript-eslint/no-array-constructor': 'off',
     },
   },
 );

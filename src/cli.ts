@@ -9,6 +9,8 @@ import { Command } from 'commander';
 import './index.js'; // installs the eager evaluator, backends and np methods
 import { runLangIdDemo } from './demo/langid.js';
 import { MyriadError } from './core/errors.js';
+import { registerTaskCommands } from './cli/tasks.js';
+import { registerTokenizerCommands } from './cli/tokenizer.js';
 
 const program = new Command();
 program.name('myriad').description('Build, train, parallelize and serve sparsely activated, multitask models.').version('0.1.0');
@@ -22,6 +24,9 @@ program
     if (!Number.isInteger(o.steps) || o.steps < 1) throw new MyriadError(`--steps must be a positive integer, got ${o.steps}`);
     runLangIdDemo({ steps: o.steps, seed: o.seed });
   });
+
+registerTaskCommands(program);
+registerTokenizerCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,8 +1,10 @@
 /**
  * The eager dispatch policy: which untraced primitive applications run in the reference
  * interpreter and which in ONNX Runtime. A call into ONNX Runtime costs ≈ 8 µs through the
- * synchronous binding, plus ≈ 0.5 ms once per distinct (primitive, params, shapes) to lower and
- * create a session, which is cached. The reference interpreter is exact and has no start-up
+ * synchronous binding, plus ≈ 1.5 ms once per distinct (primitive, params, shapes) to lower and
+ * create a session, which is cached. Ops big enough to repay that at once go to ONNX Runtime on
+ * their first call; smaller ones (from ≈ 4k elements, where ONNX Runtime is faster per call) once
+ * their signature repeats, as it does in eager training loops. The reference interpreter is exact and has no start-up
  * cost but is slow on large work (a 256³ matmul takes ≈ 30 ms there, ≈ 0.3 ms in ONNX Runtime).
  * Thresholds come from `npm run bench:eager` (see README "Eager dispatch"); float64 always stays
  * on the reference interpreter (it exists for gradient checks), and so do sub-graph calls.
@@ -22,10 +24,17 @@ import { referenceEval } from './reference/index.js';
 export const eagerPolicy = {
   /** Send eager ops to ONNX Runtime at all. */
   enabled: process.env.MYRIAD_EAGER !== 'reference',
-  /** dot_general with at least this many multiply-adds goes to ONNX Runtime. */
-  minDotMacs: 1 << 15,
-  /** Other ops whose largest operand/output has at least this many elements go to ONNX Runtime. */
-  minElements: 1 << 16,
+  /**
+   * Work (elements of the largest operand/output, or multiply-adds for dot_general) from which an
+   * op goes to ONNX Runtime on its first call: the ≈ 1.5 ms compile pays for itself at once.
+   */
+  firstCallWork: 1 << 18,
+  /**
+   * Work from which an op goes to ONNX Runtime once the same signature has been seen
+   * `repeatCalls` times (steady state: ONNX Runtime is faster from ≈ 4k elements).
+   */
+  repeatWork: 1 << 12,
+  repeatCalls: 2,
   /** Compiled single-op executables kept (least recently used are closed first). */
   cacheSize: 256,
 };
@@ -48,22 +57,36 @@ function dotMacs(inputs: Array[], params: PrimitiveParams['dot_general'], out: A
   return sizeOf(out.shape) * k;
 }
 
-function worthOnnx(prim: Primitive, inputs: Array[], params: unknown, outAvals: AbstractValue[]): boolean {
-  if (!eagerPolicy.enabled || NEVER.has(prim)) return false;
-  if (inputs.some((x) => x.dtype === 'float64') || outAvals.some((a) => a.dtype === 'float64')) return false;
-  if (prim === 'dot_general') return dotMacs(inputs, params as PrimitiveParams['dot_general'], outAvals[0]) >= eagerPolicy.minDotMacs;
-  let n = 0;
-  for (const x of inputs) n = Math.max(n, x.size);
-  for (const a of outAvals) n = Math.max(n, sizeOf(a.shape));
-  return n >= eagerPolicy.minElements;
+const seen = new Map<string, number>();
+
+/** The cache key of the op if it should run in ONNX Runtime, else null. */
+function onnxKey(prim: Primitive, inputs: Array[], params: unknown, outAvals: AbstractValue[]): string | null {
+  if (!eagerPolicy.enabled || NEVER.has(prim)) return null;
+  if (inputs.some((x) => x.dtype === 'float64') || outAvals.some((a) => a.dtype === 'float64')) return null;
+  let work = 0;
+  if (prim === 'dot_general') work = dotMacs(inputs, params as PrimitiveParams['dot_general'], outAvals[0]);
+  else {
+    for (const x of inputs) work = Math.max(work, x.size);
+    for (const a of outAvals) work = Math.max(work, sizeOf(a.shape));
+  }
+  if (work < eagerPolicy.repeatWork) return null;
+  const key = keyOf(prim, inputs, params);
+  if (work >= eagerPolicy.firstCallWork || cache.has(key)) return key;
+  const n = (seen.get(key) ?? 0) + 1;
+  if (n >= eagerPolicy.repeatCalls) {
+    seen.delete(key);
+    return key;
+  }
+  if (seen.size > 4096) seen.clear();
+  seen.set(key, n);
+  return null;
 }
 
 function keyOf(prim: Primitive, inputs: Array[], params: unknown): string {
   return `${prim}|${JSON.stringify(params)}|${inputs.map((x) => `${x.dtype}[${x.shape.join(',')}]`).join(';')}`;
 }
 
-function executable(prim: Primitive, inputs: Array[], params: unknown, outAvals: AbstractValue[]): OnnxExecutable {
-  const key = keyOf(prim, inputs, params);
+function executable(key: string, prim: Primitive, inputs: Array[], params: unknown, outAvals: AbstractValue[]): OnnxExecutable {
   let exe = cache.get(key);
   if (exe) {
     cache.delete(key);
@@ -86,10 +109,11 @@ function executable(prim: Primitive, inputs: Array[], params: unknown, outAvals:
 
 /** The eager evaluator Myriad installs: reference interpreter or ONNX Runtime per the policy. */
 export const eagerDispatch: EagerEvaluator = <P extends Primitive>(prim: P, inputs: Array[], params: PrimitiveParams[P], outAvals: AbstractValue[]): TypedArray[] => {
-  if (!worthOnnx(prim, inputs, params, outAvals)) {
+  const key = onnxKey(prim, inputs, params, outAvals);
+  if (key === null) {
     stats.reference++;
     return referenceEval(prim, inputs, params, outAvals);
   }
   stats.onnx++;
-  return executable(prim, inputs, params, outAvals).runSync(inputs).map((a) => a.concrete());
+  return executable(key, prim, inputs, params, outAvals).runSync(inputs).map((a) => a.concrete());
 };

@@ -37,9 +37,11 @@ test('tasks show: family details, templates with inverted flags, split sizes', a
   assert.match(out, /cluster:\s+temporal\n/);
   assert.match(out, /split sizes: train unbounded \(task uses 2000\); validation unbounded \(task uses 200\); test unbounded \(task uses 200\)/);
   assert.match(out, /#5 \[inverted\]/);
-  const fam = await run('tasks', 'show', 'cmu_homophones');
-  assert.match(fam, /held out of flan_train/);
-  assert.match(fam, /split sizes: train \d+ \(task uses \d+\)/);
+  const held = await run('tasks', 'show', 'boolean_expressions');
+  assert.match(held, /^family boolean_expressions\n/);
+  assert.match(held, /cluster:\s+symbolic_reasoning \(held out of flan_train\)/);
+  const data = await run('tasks', 'show', 'udhr_iso_code');
+  assert.match(data, /split sizes: train \d+ \(task uses 2000\); validation \d+ \(task uses 200\); test \d+ \(task uses 200\)/);
 });
 
 test('tasks sample: template, few-shot, chain of thought and options flags', async () => {

@@ -99,11 +99,11 @@ test('golden: chain-of-thought, inverted and options renderings of family exampl
   const inv = renderFamilyExample(b, bx, { template: 5, seed: 0 });
   assert.equal(inv.inputs, 'Write a boolean expression using True, False, not, and, or that evaluates to True.');
   assert.equal(inv.targets, 'True and not False');
-  const w = getFamily('wordnet_antonyms');
-  const wx = w.generate('test', 1, 0)[0];
-  const opt = renderFamilyExample(w, wx, { template: 3, options: 'plain', seed: 0 });
-  assert.equal(opt.inputs, 'Word: postprandial\n\nOPTIONS:\n- preprandial\n- unnourished\n- mordacious\n- prognostic\nAntonym:');
-  assert.equal(opt.targets, 'preprandial');
+  const n = getFamily('nth_element');
+  const nx = n.generate('test', 1, 0)[0];
+  const opt = renderFamilyExample(n, nx, { template: 1, options: 'plain', seed: 0 });
+  assert.equal(opt.inputs, 'List: admissible, octahedron, surprising, unwind, violent, scourge, rose, flocculate, declared\n\nOPTIONS:\n- declared\n- scourge\n- unwind\n- surprising\nItem number 6 counting from the end:');
+  assert.equal(opt.targets, 'unwind');
 });
 
 test('chain-of-thought templates: at least five, all "step by step"-style with a final answer', () => {

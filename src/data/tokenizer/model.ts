@@ -155,7 +155,6 @@ export class SentencePieceTokenizer implements Tokenizer {
   private readonly byteIds = new Int32Array(256).fill(-1);
   private readonly trie: PieceTrie;
   private readonly minScore: number;
-  private readonly maxScore: number;
   // Reused Viterbi buffers.
   private bestScore = new Float64Array(0);
   private startsAt = new Int32Array(0);
@@ -224,7 +223,6 @@ export class SentencePieceTokenizer implements Tokenizer {
     }
     this.unkId = unk;
     this.minScore = minScore;
-    this.maxScore = maxScore;
     const control = (piece: string): number => {
       const id = this.reservedIds.get(piece);
       return id !== undefined && this.types[id] === PieceType.CONTROL ? id : -1;
