@@ -22,3 +22,5 @@ export { lowerGraph, OnnxExecutable, exportOnnx, exportOnnxToFile, ONNX_OPSET } 
 export { evalGraphReference } from './backends/reference/index.js';
 export { dce } from './core/passes.js';
 export { checkGrads, type CheckGradsOptions } from './testing/check_grads.js';
+export { optim, type GradientTransformation, type Schedule } from './optim/index.js';
+export { saveCheckpoint, loadCheckpoint, listCheckpoints, readSafetensors, writeSafetensors, CheckpointError, SafetensorsError } from './checkpoint/index.js';
