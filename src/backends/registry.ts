@@ -5,6 +5,8 @@
  * Runtime (the default for `jit`). Eager ops go through the dispatch policy in `eager.ts`.
  */
 import type { Array } from '../core/array.js';
+import { allocate, dtypeOfTypedArray, type TypedArray } from '../core/dtype.js';
+import { sizeOf } from '../core/shape.js';
 import type { Graph } from '../core/ir.js';
 import { registerBackend, setDefaultBackend, type CompileOptions, type Executable } from '../core/jit.js';
 import { setEagerEvaluator } from '../core/trace.js';
@@ -26,8 +28,27 @@ registerBackend({
   name: 'onnx',
   compile(graph: Graph, opts: CompileOptions): Executable {
     const exe = OnnxExecutable.createSync(graph, { intraOpNumThreads: opts.intraOpNumThreads ?? 1 });
+    const donate = opts.donate ?? [];
+    // Buffers of inputs donated on the previous call, recycled as this call's output buffers
+    // (never the current call's inputs, which ONNX Runtime may still be reading).
+    let pool: TypedArray[] = [];
+    const outAvals = graph.outputs.map((o) => o.aval);
     return {
-      run: (inputs: Array[]) => exe.runSync(inputs),
+      run: (inputs: Array[]) => {
+        let outputs: TypedArray[] | undefined;
+        if (pool.length) {
+          const free = [...pool];
+          const picked = outAvals.map((a) => {
+            const n = sizeOf(a.shape);
+            const j = free.findIndex((b) => b.length === n && dtypeOfTypedArray(b) === (a.dtype === 'bool' ? 'bool' : a.dtype));
+            return j >= 0 ? free.splice(j, 1)[0] : allocate(a.dtype, n);
+          });
+          outputs = picked;
+        }
+        const outs = exe.runSync(inputs, outputs ? { outputs } : {});
+        pool = donate.map((i) => inputs[i]._data).filter((d): d is TypedArray => d !== null && !outs.some((o) => o._data === d));
+        return outs;
+      },
       close: () => exe.close(),
     };
   },

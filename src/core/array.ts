@@ -59,6 +59,8 @@ export class Array implements AbstractValue {
   readonly _trace: TraceLike | null;
   /** @internal the variable this tracer stands for. */
   readonly _var: Var | null;
+  /** @internal set when the array was donated to a jitted call (its buffer may be reused). */
+  _donated = false;
 
   private constructor(shape: number[], dtype: DType, data: TypedArray | null, trace: TraceLike | null, v: Var | null) {
     this.shape = shape;
@@ -103,6 +105,9 @@ export class Array implements AbstractValue {
 
   /** @internal The storage of a concrete array; a clear error for tracers. */
   concrete(what = 'read the values of'): TypedArray {
+    if (this._donated) {
+      throw new ValueError(`cannot ${what} an array ${fmtAval(this)} that was donated to a jitted function (donateArgnums): its buffer now belongs to that function's outputs. Use the function's result instead, or do not donate this argument.`);
+    }
     if (this._data === null) {
       throw new TracerError(
         `cannot ${what} a traced array ${fmtAval(this)} inside ${this._trace?.description ?? 'a trace'}: its value is not known while tracing. ` +

@@ -21,10 +21,16 @@ export class ShapeError extends MyriadError {}
 export class DTypeError extends MyriadError {}
 export class AxisError extends MyriadError {}
 export class TracerError extends MyriadError {}
-export class GradError extends MyriadError {}
+/** Errors raised at a transformation's call boundary carry the user's source line. */
+class LocatedError extends MyriadError {
+  constructor(message: string) {
+    super(/\n  at \S+:\d+:\d+$/.test(message) ? message : withLocation(message));
+  }
+}
+export class GradError extends LocatedError {}
 export class EinsumError extends MyriadError {}
-export class KeyError extends MyriadError {}
-export class PytreeError extends MyriadError {}
+export class KeyError extends LocatedError {}
+export class PytreeError extends LocatedError {}
 export class ValueError extends MyriadError {}
 
 // The library root: src/ when run from sources, dist/ when built. Frames inside it are ours.

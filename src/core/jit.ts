@@ -98,6 +98,7 @@ export interface Jitted<F extends (...args: any[]) => any> {
 
 interface Entry {
   graph: Graph;
+  donate: number[];
   exe: Executable;
   outTree: TreeDef;
   leafAvals: AbstractValue[];
@@ -221,7 +222,7 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
     if (process.env.MYRIAD_LOG_COMPILES) {
       console.error(`[myriad] jit(${name}) trace #${stats.traces} on ${backend.name}: ${perArg.map((d) => d.join(', ')).join(' | ')}`);
     }
-    return { graph, exe, outTree: graph.outTree as TreeDef, leafAvals };
+    return { graph, donate: donateFlat, exe, outTree: graph.outTree as TreeDef, leafAvals };
   };
 
   const call = (...args: any[]) => {
@@ -253,6 +254,9 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
     let outs: Array[];
     try {
       outs = entry.exe.run(inputs);
+      // Donated inputs are consumed: reading them later is an error, and backends may recycle
+      // their buffers for later outputs.
+      for (const i of entry.donate) if (!outs.includes(inputs[i])) inputs[i]._donated = true;
     } catch (e) {
       if (e instanceof MyriadError) throw e;
       throw new MyriadError(`jit(${name}) failed while running on backend ${opts.backend ?? defaultBackendName}: ${(e as Error).message}`);

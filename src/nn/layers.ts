@@ -232,7 +232,7 @@ export function RMSNorm(config: NormConfig = {}): NormLayer {
     init: (_key: Array, features: number) => ({ scale: np.ones([positiveInt(features, 'features', 'RMSNorm')], dtype) }),
     axes: () => ({ scale: new LogicalAxes(name) }),
     apply(params: NormParams, x: Array): Array {
-      checkInput(x, 'RMSNorm', { minRank: 1, last: params.scale!.shape[0] });
+      checkInput(x, 'RMSNorm', { minRank: 1, last: params.scale!.shape[0], float: true });
       const v = np.mean(np.square(x), -1, { keepdims: true });
       return np.multiply(np.multiply(x, np.rsqrt(np.add(v, eps))), cast(params.scale!, x.dtype));
     },
@@ -262,7 +262,7 @@ export function LayerNorm(config: NormConfig = {}): NormLayer {
       return a;
     },
     apply(params: NormParams, x: Array): Array {
-      checkInput(x, 'LayerNorm', { minRank: 1 });
+      checkInput(x, 'LayerNorm', { minRank: 1, float: true });
       const mu = np.mean(x, -1, { keepdims: true });
       const xc = np.subtract(x, mu);
       const v = np.mean(np.square(xc), -1, { keepdims: true });

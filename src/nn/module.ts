@@ -306,6 +306,16 @@ export function evalShape<T = any>(fn: (...args: any[]) => unknown, ...args: unk
   return unflatten<T>(g.outTree as TreeDef, g.outputs.map((v) => new ShapeDtypeStruct([...v.aval.shape], v.aval.dtype)));
 }
 
+/**
+ * The logical axes of a model or layer with `init(key)` and `axes()`, validated against the
+ * shapes `init` would produce (computed with {@link evalShape}, so nothing is allocated):
+ * path → {shape, axes}. Throws a ModelError naming any parameter without one name per dimension.
+ */
+export function paramAxes(model: { init(key: Array): unknown; axes(): unknown }, key?: Array): Map<string, { shape: number[]; axes: readonly string[] }> {
+  const shapes = evalShape((k: Array) => model.init(k), key ?? new ShapeDtypeStruct([2], 'uint32'));
+  return paramAxesTable(shapes, model.axes());
+}
+
 /** Total number of parameter elements in a params tree (Arrays or ShapeDtypeStructs). */
 export function paramCount(params: unknown): number {
   return flatten(params)[0].reduce<number>((n, l) => {
@@ -328,8 +338,9 @@ export function rateIn01(v: unknown, field: string, where: string): number {
 }
 
 /** Checks that `x` has rank ≥ `min` and that its last dim is `last` (if given). */
-export function checkInput(x: unknown, where: string, o: { minRank?: number; last?: number; rank?: number } = {}): Array {
+export function checkInput(x: unknown, where: string, o: { minRank?: number; last?: number; rank?: number; float?: boolean } = {}): Array {
   if (!(x instanceof Array)) throw new ValueError(`${where}: expected an Array input, got ${x === null ? 'null' : typeof x}`);
+  if (o.float && x.dtype !== 'float32' && x.dtype !== 'float64') throw new ValueError(`${where}: expected a float input, got ${x.dtype}; convert with astype('float32')`);
   if (o.rank !== undefined && x.ndim !== o.rank) throw new ShapeError(`${where}: expected an input of rank ${o.rank}, got shape [${x.shape.join(', ')}]`);
   if (o.minRank !== undefined && x.ndim < o.minRank) throw new ShapeError(`${where}: expected an input of rank ≥ ${o.minRank}, got shape [${x.shape.join(', ')}]`);
   if (o.last !== undefined && x.shape[x.ndim - 1] !== o.last) throw new ShapeError(`${where}: expected the last dimension to be ${o.last}, got shape [${x.shape.join(', ')}]`);

@@ -58,3 +58,24 @@ test('a changed argument that breaks the traced function is named in the error',
 test('unknown backend is a clear error', () => {
   assert.throws(() => jit((x: Array) => x, { backend: 'tpu' })(f32([1], [1])), /unknown backend "tpu"; registered backends: reference/);
 });
+
+test('donated arguments are consumed and their buffers recycled (onnx backend)', () => {
+  const step = jit((p: { w: Array }, g: Array) => ({ w: np.subtract(p.w, np.multiply(g, 0.5)) }), { donateArgnums: 0 });
+  let p = { w: f32([1, 2, 3, 4], [4]) };
+  const g = f32([1, 1, 1, 1], [4]);
+  const first = p;
+  for (let i = 0; i < 4; i++) p = step(p, g);
+  assert.deepEqual(p.w.toArray(), [-1, 0, 1, 2]);
+  assert.equal(step.stats.traces, 1);
+  assert.throws(() => first.w.toArray(), /donated to a jitted function/);
+  assert.deepEqual(g.toArray(), [1, 1, 1, 1]);
+});
+
+test('jit runs on the onnx backend by default and matches the reference', () => {
+  const f = (x: Array, y: Array) => np.sum(np.tanh(np.matmul(x, y)), -1);
+  const x = f32([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [2, 3]);
+  const y = f32([1, -1, 0.5, 2, 0, 1], [3, 2]);
+  const a = jit(f)(x, y).toArray() as number[];
+  const b = jit(f, { backend: 'reference' })(x, y).toArray() as number[];
+  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-6));
+});

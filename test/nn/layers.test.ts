@@ -170,3 +170,12 @@ test('bad configs give errors naming the field', () => {
   assert.throws(() => nn.Embed({ numEmbeddings: 10.5, features: 4 }), /numEmbeddings must be a positive integer/);
   assert.throws(() => nn.MultiHeadAttention({ numHeads: 2, headDim: 4, dropoutRate: 2 }), /dropoutRate must be a number in \[0, 1\)/);
 });
+
+test('paramAxes: a model-level table from shapes only; norms reject integer inputs', () => {
+  const blk = nn.EncoderBlock({ numHeads: 2, headDim: 4, mlpDim: 16, activation: 'gated-gelu' });
+  const t = nn.paramAxes({ init: (k: Array) => blk.init(k, 8), axes: () => blk.axes() });
+  assert.deepEqual(t.get('attention.query.kernel'), { shape: [8, 2, 4], axes: ['embed', 'heads', 'kv'] });
+  assert.deepEqual(t.get('mlp.wi_1.kernel'), { shape: [8, 16], axes: ['embed', 'mlp'] });
+  assert.deepEqual(t.get('pre_mlp_layer_norm.scale'), { shape: [8], axes: ['embed'] });
+  assert.throws(() => nn.RMSNorm().apply({ scale: np.ones([2]) }, np.array([[1, 2]], { dtype: 'int32' })), /expected a float input/);
+});
