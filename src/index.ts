@@ -24,3 +24,5 @@ export { dce } from './core/passes.js';
 export { checkGrads, type CheckGradsOptions } from './testing/check_grads.js';
 export { optim, type GradientTransformation, type Schedule } from './optim/index.js';
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, readSafetensors, writeSafetensors, CheckpointError, SafetensorsError } from './checkpoint/index.js';
+export { nn } from './nn/index.js';
+export { models } from './models/index.js';
