@@ -14,11 +14,13 @@ import * as attention from './attention.js';
 import * as layers from './layers.js';
 import * as module from './module.js';
 import * as transformer from './transformer.js';
+import { moe } from './moe/index.js';
 
 export * from './module.js';
 export * from './layers.js';
 export * from './attention.js';
 export * from './transformer.js';
+export { moe } from './moe/index.js';
 
 /** The `nn` namespace (layers, attention, blocks, conventions and helpers). */
 export const nn = {
@@ -26,4 +28,6 @@ export const nn = {
   ...layers,
   ...attention,
   ...transformer,
+  /** Mixture-of-experts routers, losses, layer and metrics. */
+  moe,
 } as const;

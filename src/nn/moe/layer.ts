@@ -1,0 +1,348 @@
+/**
+ * `MoeLayer`: a sparse mixture-of-experts feed-forward layer (a drop-in for the MLP block of a
+ * Transformer layer), following the `nn` module conventions (init/axes/apply, logical axes,
+ * explicit keys).
+ *
+ * apply(params, x [..., L, d]) flattens the tokens, splits them into groups of `groupSize`
+ * (default: the sequence length L, i.e. one group per example; the token count is padded with
+ * masked tokens to a multiple of the group size), routes each group with the configured router
+ * (src/nn/moe/routing.ts), runs the experts and combines their outputs. Tokens no expert takes
+ * get 0 here (the block's residual connection carries them).
+ *
+ * Experts are ONE batched weight per projection with a leading `expert` logical axis —
+ * `experts.wi.kernel` [expert, embed, mlp] (gated activations: `wi_0`, `wi_1`) and
+ * `experts.wo.kernel` [expert, mlp, embed] — so sharding the `expert` axis later gives expert
+ * parallelism (the partitioner inserts the all-to-all) without changing this code. Two
+ * interchangeable dispatch/combine implementations, selected by `dispatch`:
+ * - 'dense' (reference): one-hot einsums, `gsec,gsd->egcd` in and `gsec,egcd->gsd` out;
+ * - 'index' (fast, default): gather of the tokens at `expertIndex` [G, E, C] in and a
+ *   scatter-add of the weighted expert outputs out.
+ * Both use the same routing decision and agree to rounding (test/moe/layer.test.ts).
+ * Expert dropout (Switch) is dropout on the experts' hidden activations with its own rate.
+ */
+
+import { Array } from '../../core/array.js';
+import type { DType } from '../../core/dtype.js';
+import * as lax from '../../core/lax.js';
+import { np } from '../../np/index.js';
+import { activate, cast, isGated, MLP_ACTIVATIONS, type MlpActivation, type MlpParams } from '../layers.js';
+import { dropout, initializers, LogicalAxes, positiveInt, rateIn01, splitKey, subKey, type ApplyOptions, type AxesTree, type Initializer } from '../module.js';
+import { MoeError } from './errors.js';
+import type { RouterMetrics } from './metrics.js';
+import {
+  EXPERT_CHOICE_CAUSAL_MESSAGE,
+  makeRouter,
+  type ExpertChoiceConfig,
+  type Router,
+  type RouterConfig,
+  type RouterOutput,
+  type TaskRoutingConfig,
+  type TokenChoiceConfig,
+} from './routing.js';
+
+type WithoutExperts<T> = T extends unknown ? Omit<T, 'numExperts'> : never;
+
+/** A router config without `numExperts` (the layer supplies it). */
+export type RouterSpec = WithoutExperts<TokenChoiceConfig> | WithoutExperts<ExpertChoiceConfig> | WithoutExperts<TaskRoutingConfig>;
+
+/** Config of {@link MoeLayer}. */
+export interface MoeLayerConfig {
+  /** Number of experts E. */
+  numExperts: number;
+  /** Hidden size of each expert's feed-forward block. */
+  mlpDim: number;
+  /** Expert activation (default 'relu'; GLaM uses 'gated-gelu'). */
+  activation?: MlpActivation;
+  /** The router (default: token choice, top-2, capacity factor 1.25/2.0). */
+  router?: RouterSpec;
+  /**
+   * Tokens per routing group (default: the sequence length, one group per example). When there
+   * are more tokens, their count is padded (with masked tokens) to a multiple of it; when there
+   * are fewer (e.g. decoding one token), they form a single group of that smaller size.
+   */
+  groupSize?: number;
+  /** Dispatch/combine implementation (default 'index'). */
+  dispatch?: 'dense' | 'index';
+  /** Dropout rate on the experts' hidden activations (expert dropout; default 0). */
+  expertDropoutRate?: number;
+  /** This layer sits in a causal decoder: expert-choice routing is refused (default false). */
+  causal?: boolean;
+  /** Parameter dtype (default float32). */
+  dtype?: DType;
+  /** Expert kernel initializer (default: variance scaling 1.0, fan-in of each expert, truncated normal). */
+  kernelInit?: Initializer;
+}
+
+/** Params of the batched experts: each kernel has a leading expert axis. */
+export interface ExpertParams {
+  wi?: { kernel: Array };
+  wi_0?: { kernel: Array };
+  wi_1?: { kernel: Array };
+  wo: { kernel: Array };
+}
+
+/** Params of {@link MoeLayer}. */
+export interface MoeParams {
+  router: any;
+  experts: ExpertParams;
+}
+
+/** Options of {@link MoeLayer}'s apply. */
+export interface MoeApplyOptions extends ApplyOptions {
+  /** Training mode (jitter, training capacity factor, expert dropout). Default: `deterministic === false`. */
+  train?: boolean;
+  /** Real-token mask shaped like x without its last dim (nonzero = real). */
+  paddingMask?: Array;
+  /** Task ids (task routing): int32 [B] per example, or shaped like x without its last dim. */
+  taskId?: Array;
+  /** Per-expert selection bias [E] (auxiliary-loss-free balancing). */
+  selectionBias?: Array;
+}
+
+/** What {@link MoeLayer}'s apply returns. */
+export interface MoeLayerOutput {
+  /** The layer output, shaped like x. */
+  output: Array;
+  /** Load-balancing loss of this layer (scalar). */
+  auxLoss: Array;
+  /** Router z-loss of this layer (scalar). */
+  zLoss: Array;
+  metrics: RouterMetrics;
+  /** The routing decision (grouped; see routing.ts). */
+  routing: RouterOutput;
+  /** Expert capacity C, number of groups G and group size S used. */
+  capacity: number;
+  numGroups: number;
+  groupSize: number;
+}
+
+/** The MoE layer: `init(key, embedDim)`, `axes()`, `apply(params, x, opts)`. */
+export interface MoeLayerModule {
+  readonly config: Readonly<MoeLayerConfig>;
+  readonly router: Router;
+  init(key: Array, embedDim: number): MoeParams;
+  axes(): AxesTree;
+  apply(params: MoeParams, x: Array, opts?: MoeApplyOptions): MoeLayerOutput;
+}
+
+/** Per-token FLOPs of an MoE layer (multiply-adds count 2). */
+export interface MoeFlops {
+  /** Router: 2·d·E. */
+  router: number;
+  /** One expert's FFN on one token: 2·d·f·(2, or 3 when gated). */
+  perExpert: number;
+  /** Expert FLOPs a token activates: k·perExpert (token choice / task), c·perExpert (expert choice). */
+  activated: number;
+  /** Expert FLOPs actually computed per token including empty capacity slots: (E·C/S)·perExpert. */
+  withCapacity: number;
+}
+
+/**
+ * Creates an MoE layer. Throws a MoeError for a bad config, including expert-choice routing in
+ * a layer marked `causal`.
+ */
+export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
+  const where = 'MoeLayer';
+  const E = positiveInt(config.numExperts, 'numExperts', where);
+  const f = positiveInt(config.mlpDim, 'mlpDim', where);
+  const act = config.activation ?? 'relu';
+  if (!MLP_ACTIVATIONS.includes(act)) throw new MoeError(`${where}: unknown activation ${JSON.stringify(act)}; choose one of ${MLP_ACTIVATIONS.join(', ')}`);
+  const gated = isGated(act);
+  const dispatchKind = config.dispatch ?? 'index';
+  if (dispatchKind !== 'dense' && dispatchKind !== 'index') throw new MoeError(`${where}: dispatch must be 'dense' or 'index', got ${JSON.stringify(config.dispatch)}`);
+  const rate = rateIn01(config.expertDropoutRate ?? 0, 'expertDropoutRate', where);
+  const groupSize = config.groupSize === undefined ? undefined : positiveInt(config.groupSize, 'groupSize', where);
+  const dtype = config.dtype ?? 'float32';
+  const spec: RouterSpec = config.router ?? { kind: 'token_choice', k: 2 };
+  if (config.causal && spec.kind === 'expert_choice') {
+    throw new MoeError(`${where}: this layer is causal (a decoder layer) but its router is expert choice; ${EXPERT_CHOICE_CAUSAL_MESSAGE}`);
+  }
+  const router = makeRouter({ ...spec, numExperts: E, dtype: spec.dtype ?? dtype } as RouterConfig);
+  const kernelInit = config.kernelInit ?? initializers.lecunTruncated({ inAxes: [1], outAxes: [2] });
+  const wiAxes = new LogicalAxes('expert', 'embed', 'mlp');
+  const woAxes = new LogicalAxes('expert', 'mlp', 'embed');
+
+  /** Batched expert FFN: xe [E, G, C, d] → [E, G, C, d]. */
+  const runExperts = (p: ExpertParams, xe: Array, train: boolean, key: Array | undefined): Array => {
+    const dt = xe.dtype;
+    const mm = (a: Array, w: Array) => lax.dotGeneral(a, cast(w, dt), { lhsContracting: [3], rhsContracting: [1], lhsBatch: [0], rhsBatch: [0] });
+    let h: Array;
+    if (gated) {
+      if (!p.wi_0 || !p.wi_1) throw new MoeError(`${where}: activation ${act} needs params experts.wi_0 and experts.wi_1`);
+      h = np.multiply(activate(act, mm(xe, p.wi_0.kernel)), mm(xe, p.wi_1.kernel));
+    } else {
+      if (!p.wi) throw new MoeError(`${where}: activation ${act} needs params experts.wi`);
+      h = activate(act, mm(xe, p.wi.kernel));
+    }
+    h = dropout(h, { rate, deterministic: !train, key });
+    return mm(h, p.wo.kernel);
+  };
+
+  const checkParams = (p: MoeParams, d: number) => {
+    if (!p || typeof p !== 'object' || !p.experts || !p.experts.wo) throw new MoeError(`${where}: params must be { router, experts: { wi | wi_0, wi_1, wo } } (from init)`);
+    const check = (name: string, w: Array | undefined, want: number[]) => {
+      if (w === undefined) return;
+      if (!(w instanceof Array) || w.ndim !== 3 || w.shape.some((s, i) => s !== want[i])) {
+        throw new MoeError(`${where}: experts.${name}.kernel must be [${want.join(', ')}], got ${w instanceof Array ? `[${w.shape.join(', ')}]` : typeof w}`);
+      }
+    };
+    check('wi', p.experts.wi?.kernel, [E, d, f]);
+    check('wi_0', p.experts.wi_0?.kernel, [E, d, f]);
+    check('wi_1', p.experts.wi_1?.kernel, [E, d, f]);
+    check('wo', p.experts.wo.kernel, [E, f, d]);
+  };
+
+  return {
+    config,
+    router,
+    init(key: Array, embedDim: number): MoeParams {
+      const d = positiveInt(embedDim, 'embedDim', where);
+      const [kr, k0, k1, k2] = splitKey(key, 4);
+      const experts: ExpertParams = gated
+        ? { wi_0: { kernel: kernelInit(k0, [E, d, f], dtype) }, wi_1: { kernel: kernelInit(k1, [E, d, f], dtype) }, wo: { kernel: kernelInit(k2, [E, f, d], dtype) } }
+        : { wi: { kernel: kernelInit(k0, [E, d, f], dtype) }, wo: { kernel: kernelInit(k2, [E, f, d], dtype) } };
+      return { router: router.init(kr, d), experts };
+    },
+    axes(): AxesTree {
+      const experts: AxesTree = gated
+        ? { wi_0: { kernel: wiAxes }, wi_1: { kernel: wiAxes }, wo: { kernel: woAxes } }
+        : { wi: { kernel: wiAxes }, wo: { kernel: woAxes } };
+      return { router: router.axes(), experts };
+    },
+    apply(params: MoeParams, x: Array, opts: MoeApplyOptions = {}): MoeLayerOutput {
+      if (!(x instanceof Array) || x.ndim < 2) throw new MoeError(`${where}: x must be an Array [..., length, dModel] of rank ≥ 2, got ${x instanceof Array ? `[${x.shape.join(', ')}]` : typeof x}`);
+      if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new MoeError(`${where}: x must be float32 or float64, got ${x.dtype}`);
+      const d = x.shape[x.ndim - 1];
+      checkParams(params, d);
+      const train = resolveTrain(opts, where);
+      const lead = x.shape.slice(0, -1);
+      const T = lead.reduce((a, b) => a * b, 1);
+      // groupSize is a maximum: fewer tokens than that form one smaller group (e.g. decoding one token)
+      const S = Math.min(groupSize ?? lead[lead.length - 1], T);
+      const G = Math.max(1, Math.ceil(T / S));
+      const pad = G * S - T;
+      /** [lead…, tail…] → [G, S, tail…], padded with `fill` (padding is masked out below). */
+      const groupTokens = (a: Array, fill: number, tail: number[]) => {
+        const flat = np.reshape(a, [T, ...tail]);
+        const padded = pad > 0 ? np.concatenate([flat, np.full([pad, ...tail], fill, a.dtype)], 0) : flat;
+        return np.reshape(padded, [G, S, ...tail]);
+      };
+      const xg = groupTokens(x, 0, [d]);
+
+      let valid: Array | undefined;
+      if (opts.paddingMask !== undefined) {
+        const m = opts.paddingMask;
+        if (!(m instanceof Array) || m.shape.length !== lead.length || m.shape.some((s, i) => s !== lead[i])) {
+          throw new MoeError(`${where}: paddingMask must have shape [${lead.join(', ')}] (x without its last dim), got ${m instanceof Array ? `[${m.shape.join(', ')}]` : typeof m}`);
+        }
+        valid = groupTokens(np.astype(np.notEqual(m, 0), 'int32'), 0, []);
+      } else if (pad > 0) {
+        valid = groupTokens(np.ones(lead, 'int32'), 0, []);
+      }
+
+      let taskId: Array | undefined;
+      if (opts.taskId !== undefined) {
+        const t = opts.taskId;
+        if (!(t instanceof Array) || t.dtype !== 'int32') throw new MoeError(`${where}: taskId must be an int32 Array, got ${t instanceof Array ? t.dtype : typeof t}`);
+        let full: Array;
+        if (t.ndim === 1 && lead.length >= 2 && t.shape[0] === lead[0]) {
+          full = np.broadcastTo(np.reshape(t, [lead[0], ...lead.slice(1).map(() => 1)]), lead);
+        } else if (t.shape.length === lead.length && t.shape.every((s, i) => s === lead[i])) {
+          full = t;
+        } else {
+          throw new MoeError(`${where}: taskId must be [${lead[0]}] (one id per example) or [${lead.join(', ')}] (per token), got [${t.shape.join(', ')}]`);
+        }
+        taskId = groupTokens(full, 0, []);
+      } else if (router.kind === 'task') {
+        throw new MoeError(`${where}: this layer routes by task; pass { taskId } (int32, one id per example)`);
+      }
+
+      const routing = router.apply(params.router, xg, {
+        train,
+        key: subKey(opts.key, 0),
+        paddingMask: valid,
+        taskId,
+        selectionBias: opts.selectionBias,
+        causal: config.causal,
+      });
+      const dt = x.dtype;
+      let y: Array;
+      if (dispatchKind === 'dense') {
+        const expertIn = np.einsum('gsec,gsd->egcd', cast(routing.dispatch, dt), xg);
+        const out = runExperts(params.experts, expertIn, train, subKey(opts.key, 1));
+        y = np.einsum('gsec,egcd->gsd', cast(routing.combine, dt), out);
+      } else {
+        // Gather straight into the expert-major layout [E, G, C, d] with flat token indices
+        // g·S + s (empty slots → G·S, out of range: they read 0 and their updates are dropped),
+        // so no activation is transposed.
+        const eiT = np.transpose(routing.expertIndex, [1, 0, 2]); // [E, G, C]
+        const C = eiT.shape[2];
+        const flatIdx = np.where(np.less(eiT, S), np.add(eiT, np.multiply(lax.iota('int32', [E, G, C], 1), S)), G * S);
+        const expertIn = lax.gather(np.reshape(xg, [G * S, d]), flatIdx, 0, 0); // [E, G, C, d]
+        const out = runExperts(params.experts, expertIn, train, subKey(opts.key, 1));
+        const w = np.expandDims(cast(np.transpose(routing.combineWeights, [1, 0, 2]), dt), -1); // [E, G, C, 1]
+        y = np.reshape(lax.scatterAdd(np.zeros([G * S, d], dt), flatIdx, np.multiply(out, w), 0, 0), [G, S, d]);
+      }
+      let flat = np.reshape(y, [G * S, d]);
+      if (pad > 0) flat = lax.slice(flat, [0, 0], [T, d]);
+      return {
+        output: np.reshape(flat, x.shape),
+        auxLoss: routing.auxLoss,
+        zLoss: routing.zLoss,
+        metrics: routing.metrics,
+        routing,
+        capacity: routing.capacity,
+        numGroups: G,
+        groupSize: S,
+      };
+    },
+  };
+}
+
+function resolveTrain(opts: MoeApplyOptions, where: string): boolean {
+  if (opts.train !== undefined && typeof opts.train !== 'boolean') throw new MoeError(`${where}: train must be a boolean, got ${JSON.stringify(opts.train)}`);
+  if (opts.train !== undefined && opts.deterministic !== undefined && opts.train === opts.deterministic) {
+    throw new MoeError(`${where}: train=${opts.train} contradicts deterministic=${opts.deterministic}; pass one of them`);
+  }
+  return opts.train ?? opts.deterministic === false;
+}
+
+/** FLOPs per token of an MoE layer with `config` on inputs of width `embedDim` and groups of `groupSize` tokens. */
+export function moeFlopsPerToken(layer: MoeLayerModule, embedDim: number, groupSize: number, train = true): MoeFlops {
+  const E = layer.router.numExperts;
+  const d = positiveInt(embedDim, 'embedDim', 'moeFlopsPerToken');
+  const f = layer.config.mlpDim;
+  const perExpert = 2 * d * f * (isGated(layer.config.activation ?? 'relu') ? 3 : 2);
+  const C = layer.router.capacity(groupSize, train);
+  return { router: 2 * d * E, perExpert, activated: layer.router.expertsPerToken * perExpert, withCapacity: ((E * C) / groupSize) * perExpert };
+}
+
+/**
+ * The experts `experts` (in that order) of an MoE layer's expert params, as a smaller batched
+ * expert tree (e.g. to build a Task-MoE sub-network from the experts a task uses).
+ */
+export function sliceExperts(p: ExpertParams, experts: number[]): ExpertParams {
+  const E = p.wo.kernel.shape[0];
+  if (!globalThis.Array.isArray(experts) || experts.length === 0 || experts.some((e) => !Number.isInteger(e) || e < 0 || e >= E)) {
+    throw new MoeError(`sliceExperts: experts must be a non-empty list of expert ids in 0..${E - 1}, got ${JSON.stringify(experts)}`);
+  }
+  const idx = np.array(experts, { dtype: 'int32' });
+  const take = (w: { kernel: Array } | undefined) => (w ? { kernel: np.take(w.kernel, idx, { axis: 0 }) } : undefined);
+  const out: ExpertParams = { wo: take(p.wo)! };
+  if (p.wi) out.wi = take(p.wi);
+  if (p.wi_0) out.wi_0 = take(p.wi_0);
+  if (p.wi_1) out.wi_1 = take(p.wi_1);
+  return out;
+}
+
+/** Expert `e` as the params of a dense `nn.MLP` with the same activation (kernels [embed, mlp], [mlp, embed]). */
+export function expertAsMlp(p: ExpertParams, e: number): MlpParams {
+  const E = p.wo.kernel.shape[0];
+  if (!Number.isInteger(e) || e < 0 || e >= E) throw new MoeError(`expertAsMlp: expert id must be an integer in 0..${E - 1}, got ${JSON.stringify(e)}`);
+  const row = (w: Array) => lax.reshape(lax.slice(w, [e, 0, 0], [e + 1, w.shape[1], w.shape[2]]), [w.shape[1], w.shape[2]]);
+  const out: MlpParams = { wo: { kernel: row(p.wo.kernel) } };
+  if (p.wi) out.wi = { kernel: row(p.wi.kernel) };
+  if (p.wi_0) out.wi_0 = { kernel: row(p.wi_0.kernel) };
+  if (p.wi_1) out.wi_1 = { kernel: row(p.wi_1.kernel) };
+  return out;
+}
