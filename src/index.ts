@@ -26,3 +26,8 @@ export { optim, type GradientTransformation, type Schedule } from './optim/index
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, readSafetensors, writeSafetensors, CheckpointError, SafetensorsError } from './checkpoint/index.js';
 export { nn } from './nn/index.js';
 export { models } from './models/index.js';
+export * as distributed from './distributed/index.js';
+export {
+  P, NamedSharding, makeMeshShape, withShardingConstraint, propagate, printShardedGraph, shardingsFromAxes, logicalToMesh,
+  evalSpmdReference, Mesh, makeMesh, devicePut, ShardedArray, type Sharding, type MeshShape, type PartitionSpec,
+} from './distributed/index.js';

@@ -39,7 +39,11 @@ export const eagerPolicy = {
   cacheSize: 256,
 };
 
-const NEVER: ReadonlySet<Primitive> = new Set<Primitive>(['remat', 'custom_vjp_call', 'iota', 'stop_gradient', 'reshape']);
+const NEVER: ReadonlySet<Primitive> = new Set<Primitive>([
+  'remat', 'custom_vjp_call', 'iota', 'stop_gradient', 'reshape', 'sharding_constraint',
+  // Collectives have no eager meaning; the reference rule gives the clear error.
+  'all_reduce', 'all_gather', 'reduce_scatter', 'all_to_all', 'collective_permute', 'axis_index',
+]);
 
 const cache = new Map<string, OnnxExecutable>();
 let stats = { reference: 0, onnx: 0, compiled: 0 };

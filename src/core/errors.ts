@@ -24,7 +24,7 @@ export class TracerError extends MyriadError {}
 /** Errors raised at a transformation's call boundary carry the user's source line. */
 class LocatedError extends MyriadError {
   constructor(message: string) {
-    super(/\n  at \S+:\d+:\d+$/.test(message) ? message : withLocation(message));
+    super(/\n {2}at \S+:\d+:\d+$/.test(message) ? message : withLocation(message));
   }
 }
 export class GradError extends LocatedError {}

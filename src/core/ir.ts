@@ -51,6 +51,8 @@ export interface Eqn<P extends Primitive = Primitive> {
 export interface PrintOptions {
   /** Append each equation's user source location as a comment. */
   source?: boolean;
+  /** Text appended to each variable's declaration (e.g. its sharding); undefined appends nothing. */
+  annotate?: (v: Var) => string | undefined;
 }
 
 /** A traced program. */
@@ -116,6 +118,7 @@ function fmtParam(v: unknown): string {
   if (v instanceof Graph) return '{graph}';
   if (typeof v === 'function') return v.name || 'fn';
   if (v === null) return 'None';
+  if (typeof v === 'object' && (v as object).toString !== Object.prototype.toString) return String(v);
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
@@ -127,7 +130,7 @@ function snake(k: string): string {
 function printGraph(g: Graph, opts: PrintOptions, indent: string): string {
   const namer = new Namer();
   const atom = (a: Atom) => (a instanceof Literal ? fmtLiteral(a) : namer.name(a));
-  const decl = (v: Var) => `${namer.name(v)}:${fmtAval(v.aval)}`;
+  const decl = (v: Var) => `${namer.name(v)}:${fmtAval(v.aval)}${opts.annotate?.(v) ?? ''}`;
   const head = `${indent}{ lambda ${g.consts.map(decl).join(' ')}${g.consts.length ? ' ' : ''}; ${g.inputs.map(decl).join(' ')}. let`;
   const lines = [head];
   for (const e of g.eqns) {

@@ -7,7 +7,7 @@
 import { Array } from './array.js';
 import type { DType } from './dtype.js';
 import type { Graph } from './ir.js';
-import type { BinaryOp, CompareOp, UnaryOp, PrimitiveParams } from './primitives.js';
+import type { BinaryOp, CompareOp, UnaryOp, PrimitiveParams, Sharding } from './primitives.js';
 import { bind, bind1 } from './trace.js';
 
 const none = {} as Record<string, never>;
@@ -161,6 +161,43 @@ export function remat(graph: Graph, args: Array[]): Array[] {
 /** Calls a sub-graph with user-defined forward/backward rules (see autodiff.customVjp). */
 export function customVjpCall(args: Array[], params: PrimitiveParams['custom_vjp_call']): Array[] {
   return bind('custom_vjp_call', args, params);
+}
+
+/**
+ * Pins `x`'s sharding (identity on values). Users call `withShardingConstraint` from
+ * src/distributed, which accepts a PartitionSpec too.
+ */
+export function shardingConstraint(x: Array, sharding: Sharding): Array {
+  return bind1('sharding_constraint', [x], { sharding });
+}
+
+// Collectives: per-device programs only (run them with evalSpmdReference or the runtime's Mesh).
+// `axes` are mesh axis names (major → minor, defining the rank in the group) and `axisSizes`
+// their mesh sizes; see the primitives.ts header for the exact semantics.
+
+/** Sum (or max/min) over the group, in group-rank order; every member gets the result. */
+export function allReduce(x: Array, p: { axes: string[]; axisSizes: number[]; op?: 'sum' | 'max' | 'min' }): Array {
+  return bind1('all_reduce', [x], { axes: [...p.axes], axisSizes: [...p.axisSizes], op: p.op ?? 'sum' });
+}
+/** Concatenates the group members' pieces along `dimension` in group-rank order. */
+export function allGather(x: Array, p: { axes: string[]; axisSizes: number[]; dimension: number }): Array {
+  return bind1('all_gather', [x], { axes: [...p.axes], axisSizes: [...p.axisSizes], dimension: p.dimension });
+}
+/** Sums over the group, then group rank r keeps the r-th 1/k slice along `dimension`. */
+export function reduceScatter(x: Array, p: { axes: string[]; axisSizes: number[]; dimension: number }): Array {
+  return bind1('reduce_scatter', [x], { axes: [...p.axes], axisSizes: [...p.axisSizes], dimension: p.dimension, op: 'sum' });
+}
+/** Splits `splitDimension` into k pieces, piece j to rank j; received pieces concatenated along `concatDimension`. */
+export function allToAll(x: Array, p: { axes: string[]; axisSizes: number[]; splitDimension: number; concatDimension: number }): Array {
+  return bind1('all_to_all', [x], { axes: [...p.axes], axisSizes: [...p.axisSizes], splitDimension: p.splitDimension, concatDimension: p.concatDimension });
+}
+/** Sends rank s's value to rank t for each [s, t]; ranks receiving nothing get zeros. */
+export function collectivePermute(x: Array, p: { axes: string[]; axisSizes: number[]; pairs: [number, number][] }): Array {
+  return bind1('collective_permute', [x], { axes: [...p.axes], axisSizes: [...p.axisSizes], pairs: p.pairs.map(([s, t]) => [s, t] as [number, number]) });
+}
+/** This device's rank within the group over `axes` (int32 scalar). */
+export function axisIndex(p: { axes: string[]; axisSizes: number[] }): Array {
+  return bind1('axis_index', [], { axes: [...p.axes], axisSizes: [...p.axisSizes] });
 }
 
 /** A concrete scalar of the given dtype (for building constants in rules). */

@@ -24,15 +24,33 @@
  *   reinterprets bits; to bool is x ≠ 0. round is half away from zero.
  * - float32 results are rounded to float32 after every primitive.
  * - remat {graph} and custom_vjp_call {graph, …} call a sub-Graph; autodiff treats them specially.
+ * - sharding_constraint {sharding}: identity on values; it pins the value's sharding for the
+ *   GSPMD propagation (src/distributed/sharding) and partitioner.
+ * - collectives (all_reduce, all_gather, reduce_scatter, all_to_all, collective_permute,
+ *   axis_index) appear only in per-device programs. Each acts within a *group*: the devices that
+ *   differ only in the mesh axes `axes`; the group rank is the linear index over those axes'
+ *   coordinates, `axes[0]` major. `axisSizes` repeats the mesh sizes of `axes` (so shape rules
+ *   stay local); the group size k is their product. all_reduce sums (or takes max/min) the
+ *   group's values in rank order; all_gather concatenates the pieces along `dimension` in rank
+ *   order (out dim = k × in dim); reduce_scatter sums, then rank r keeps the r-th 1/k slice
+ *   along `dimension`; all_to_all splits `splitDimension` into k pieces, sends piece j to rank j
+ *   and concatenates the received pieces along `concatDimension` in source-rank order;
+ *   collective_permute sends rank s's value to rank t for each pair [s, t] (ranks receiving
+ *   nothing get zeros); axis_index is the device's rank (int32 scalar). They have no eager
+ *   meaning: run per-device programs with evalSpmdReference or the runtime's Mesh.
  */
 
 import type { DType } from './dtype.js';
 import { isFloat, isInteger } from './dtype.js';
 import { ShapeError, DTypeError } from './errors.js';
 import { fmtAval, type AbstractValue, type Graph } from './ir.js';
+import type { Sharding } from '../distributed/sharding/index.js';
 import { fmtShape, shapeEqual, sizeOf, type Shape } from './shape.js';
 
 type NoParams = Record<string, never>;
+
+export type { Sharding };
+
 
 /**
  * Parameters of a custom_vjp_call: the primal graph plus the user's forward and backward rules.
@@ -98,6 +116,32 @@ export interface PrimitiveParams {
   // higher-order
   remat: { graph: Graph };
   custom_vjp_call: CustomVjpParams;
+  // sharding annotation (identity on values)
+  sharding_constraint: { sharding: Sharding };
+  // collectives (per-device programs only; see the header)
+  all_reduce: CollectiveGroup & { op: 'sum' | 'max' | 'min' };
+  all_gather: CollectiveGroup & { dimension: number };
+  reduce_scatter: CollectiveGroup & { dimension: number; op: 'sum' };
+  all_to_all: CollectiveGroup & { splitDimension: number; concatDimension: number };
+  collective_permute: CollectiveGroup & { pairs: [number, number][] };
+  axis_index: CollectiveGroup;
+}
+
+/** The device group of a collective: mesh axes (major → minor) and their sizes. */
+export interface CollectiveGroup {
+  /** Mesh axis names; devices differing only in these form a group; axes[0] is the major one. */
+  axes: string[];
+  /** Sizes of those mesh axes, in the same order (the group size is their product). */
+  axisSizes: number[];
+}
+
+/** Primitives that communicate between devices (or, for axis_index, depend on the device). */
+export const COLLECTIVE_PRIMITIVES = ['all_reduce', 'all_gather', 'reduce_scatter', 'all_to_all', 'collective_permute', 'axis_index'] as const;
+export type CollectivePrimitive = (typeof COLLECTIVE_PRIMITIVES)[number];
+
+/** Whether `p` is one of the collective primitives. */
+export function isCollective(p: Primitive): p is CollectivePrimitive {
+  return (COLLECTIVE_PRIMITIVES as readonly string[]).includes(p);
 }
 
 export type Primitive = keyof PrimitiveParams;
@@ -378,4 +422,90 @@ export const shapeRules: { [P in Primitive]: ShapeRule<P> } = {
   },
   remat: (_inputs, p) => callOutputs(p),
   custom_vjp_call: (_inputs, p) => callOutputs(p),
+
+  sharding_constraint: (inputs, p) => {
+    nInputs(inputs, 1, 'sharding_constraint');
+    const [x] = inputs;
+    const dims = p.sharding?.dims;
+    if (!globalThis.Array.isArray(dims) || dims.length > x.shape.length) {
+      fail(`sharding_constraint: the sharding has ${globalThis.Array.isArray(dims) ? dims.length : 'no'} dim entries but the operand ${fmtAval(x)} has rank ${x.shape.length}; give at most one PartitionSpec entry per dimension`);
+    }
+    return [x];
+  },
+  all_reduce: (inputs, p) => {
+    nInputs(inputs, 1, 'all_reduce');
+    groupSize(p, 'all_reduce');
+    const [x] = inputs;
+    if (p.op !== 'sum' && p.op !== 'max' && p.op !== 'min') fail(`all_reduce: op must be 'sum', 'max' or 'min', got ${JSON.stringify(p.op)}`);
+    if (x.dtype === 'bool' && p.op === 'sum') throw new DTypeError(`all_reduce: op 'sum' needs a numeric operand, got ${fmtAval(x)}; use op 'max' (logical or) or convert with astype('int32')`);
+    return [x];
+  },
+  all_gather: (inputs, p) => {
+    nInputs(inputs, 1, 'all_gather');
+    const k = groupSize(p, 'all_gather');
+    const [x] = inputs;
+    checkDim(p.dimension, x, 'all_gather', 'dimension');
+    const shape = [...x.shape];
+    shape[p.dimension] *= k;
+    return [{ shape, dtype: x.dtype }];
+  },
+  reduce_scatter: (inputs, p) => {
+    nInputs(inputs, 1, 'reduce_scatter');
+    const k = groupSize(p, 'reduce_scatter');
+    const [x] = inputs;
+    if (p.op !== 'sum') fail(`reduce_scatter: op must be 'sum', got ${JSON.stringify(p.op)}`);
+    if (x.dtype === 'bool') throw new DTypeError(`reduce_scatter needs a numeric operand, got ${fmtAval(x)}; convert with astype('int32')`);
+    checkDim(p.dimension, x, 'reduce_scatter', 'dimension');
+    if (x.shape[p.dimension] % k !== 0) fail(`reduce_scatter: dimension ${p.dimension} of ${fmtAval(x)} (size ${x.shape[p.dimension]}) is not divisible by the group size ${k} (axes ${JSON.stringify(p.axes)}); pad it to a multiple of ${k}`);
+    const shape = [...x.shape];
+    shape[p.dimension] /= k;
+    return [{ shape, dtype: x.dtype }];
+  },
+  all_to_all: (inputs, p) => {
+    nInputs(inputs, 1, 'all_to_all');
+    const k = groupSize(p, 'all_to_all');
+    const [x] = inputs;
+    checkDim(p.splitDimension, x, 'all_to_all', 'splitDimension');
+    checkDim(p.concatDimension, x, 'all_to_all', 'concatDimension');
+    if (x.shape[p.splitDimension] % k !== 0) fail(`all_to_all: split dimension ${p.splitDimension} of ${fmtAval(x)} (size ${x.shape[p.splitDimension]}) is not divisible by the group size ${k} (axes ${JSON.stringify(p.axes)}); pad it to a multiple of ${k}`);
+    const shape = [...x.shape];
+    shape[p.splitDimension] /= k;
+    shape[p.concatDimension] *= k;
+    return [{ shape, dtype: x.dtype }];
+  },
+  collective_permute: (inputs, p) => {
+    nInputs(inputs, 1, 'collective_permute');
+    const k = groupSize(p, 'collective_permute');
+    if (!globalThis.Array.isArray(p.pairs)) fail('collective_permute: pairs must be a list of [source, target] group ranks');
+    const srcs = new Set<number>();
+    const dsts = new Set<number>();
+    for (const pr of p.pairs) {
+      const ok = globalThis.Array.isArray(pr) && pr.length === 2 && pr.every((r) => Number.isInteger(r) && r >= 0 && r < k);
+      if (!ok) fail(`collective_permute: pair ${JSON.stringify(pr)} must be [source, target] with group ranks in 0..${k - 1}`);
+      if (srcs.has(pr[0]) || dsts.has(pr[1])) fail(`collective_permute: pairs ${JSON.stringify(p.pairs)} repeat a source or a target; each rank sends at most once and receives at most once`);
+      srcs.add(pr[0]);
+      dsts.add(pr[1]);
+    }
+    return [inputs[0]];
+  },
+  axis_index: (inputs, p) => {
+    nInputs(inputs, 0, 'axis_index');
+    groupSize(p, 'axis_index');
+    return [{ shape: [], dtype: 'int32' }];
+  },
 };
+
+/** Validates a collective's group and returns its size (the product of `axisSizes`). */
+export function groupSize(p: CollectiveGroup, what: string): number {
+  const { axes, axisSizes } = p;
+  if (!globalThis.Array.isArray(axes) || !globalThis.Array.isArray(axisSizes) || axes.length !== axisSizes.length) {
+    fail(`${what}: needs \`axes\` (mesh axis names) and \`axisSizes\` (their sizes) of equal length, got axes=${JSON.stringify(axes)} axisSizes=${JSON.stringify(axisSizes)}`);
+  }
+  if (axes.some((a) => typeof a !== 'string' || a === '') || new Set(axes).size !== axes.length) fail(`${what}: axes ${JSON.stringify(axes)} must be distinct mesh axis names`);
+  if (axisSizes.some((s) => !Number.isInteger(s) || s < 1)) fail(`${what}: axisSizes ${JSON.stringify(axisSizes)} must be positive integers`);
+  return axisSizes.reduce((a, b) => a * b, 1);
+}
+
+function checkDim(d: number, x: AbstractValue, what: string, name: string): void {
+  if (!Number.isInteger(d) || d < 0 || d >= x.shape.length) fail(`${what}: ${name} ${d} out of range for ${fmtAval(x)} (rank ${x.shape.length})`);
+}

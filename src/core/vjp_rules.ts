@@ -382,6 +382,53 @@ export const vjpRules: Rules = {
   custom_vjp_call: () => {
     throw new Error('internal: custom_vjp_call has no table VJP rule; autodiff.vjpGraph must handle it');
   },
+
+  // sharding_constraint: identity; the cotangent is constrained the same way
+  sharding_constraint: (cts, _primals, _outs, p, needs) => {
+    const ct = cts[0];
+    if (!ct || !needs[0]) return [null];
+    return [lax.shardingConstraint(ct, p.sharding)];
+  },
+
+  // Collectives differentiate the per-device program as one function of all devices' inputs to
+  // all devices' outputs (JAX's classic rules): the transpose of each linear collective.
+  // all_reduce(sum): y_d = Σ_r x_r for every member d, so dx_r = Σ_d ct_d = all_reduce(sum)(ct)
+  all_reduce: (cts, [x], outs, p, needs) => {
+    const ct = cts[0];
+    if (!ct || !needs[0]) return [null];
+    const grp = { axes: p.axes, axisSizes: p.axisSizes };
+    const total = lax.allReduce(ct, { ...grp, op: 'sum' });
+    if (p.op === 'sum') return [total];
+    // max/min: the summed cotangent goes to the members whose value equals the result, split
+    // equally among ties (as reduce_max does)
+    const mask = indicator(x, outs[0]);
+    return [lax.div(lax.mul(total, mask), lax.allReduce(mask, { ...grp, op: 'sum' }))];
+  },
+  // all_gather ↔ reduce_scatter(sum) on the same dimension
+  all_gather: (cts, _primals, _outs, p, needs) => {
+    const ct = cts[0];
+    if (!ct || !needs[0]) return [null];
+    return [lax.reduceScatter(ct, { axes: p.axes, axisSizes: p.axisSizes, dimension: p.dimension })];
+  },
+  reduce_scatter: (cts, _primals, _outs, p, needs) => {
+    const ct = cts[0];
+    if (!ct || !needs[0]) return [null];
+    return [lax.allGather(ct, { axes: p.axes, axisSizes: p.axisSizes, dimension: p.dimension })];
+  },
+  // all_to_all: the inverse exchange, split and concat dimensions swapped
+  all_to_all: (cts, _primals, _outs, p, needs) => {
+    const ct = cts[0];
+    if (!ct || !needs[0]) return [null];
+    return [lax.allToAll(ct, { axes: p.axes, axisSizes: p.axisSizes, splitDimension: p.concatDimension, concatDimension: p.splitDimension })];
+  },
+  // collective_permute: send cotangents back along the inverse pairs (non-senders get zeros)
+  collective_permute: (cts, _primals, _outs, p, needs) => {
+    const ct = cts[0];
+    if (!ct || !needs[0]) return [null];
+    return [lax.collectivePermute(ct, { axes: p.axes, axisSizes: p.axisSizes, pairs: p.pairs.map(([s, t]) => [t, s] as [number, number]) })];
+  },
+  // axis_index: no inputs
+  axis_index: () => [],
 };
 
 /**

@@ -171,7 +171,7 @@ test('configs: bad fields and unknown presets give clear errors', () => {
   assert.throws(() => DecoderLM({ ...DECODER_LM_PRESETS.test, positional: 'alibi' as never }), /positional must be one of/);
   assert.throws(() => T5({ ...T5_PRESETS.test, dModle: 4 } as never), /unknown config field "dModle"/);
   assert.throws(() => T5('t5-huge'), /unknown preset "t5-huge"/);
-  assert.throws(() => createModel({ family: 'rnn' } as never), /family must be 'decoder' or 'encdec'/);
+  assert.throws(() => createModel({ family: 'rnn' } as never), /family must be 'decoder', 'encdec'/);
   assert.equal(createModel('decoder:test').family, 'decoder');
   assert.equal(createModel({ family: 'encdec', ...T5_PRESETS.test }).family, 'encdec');
   const m = T5('test');

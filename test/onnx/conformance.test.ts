@@ -20,6 +20,7 @@ import * as lax from '../../src/core/lax.js';
 import { bind, makeGraph } from '../../src/core/trace.js';
 import { checkpoint, customVjp, vjp } from '../../src/core/autodiff.js';
 import { evalGraphReference } from '../../src/backends/reference/index.js';
+import { NamedSharding, P, makeMeshShape } from '../../src/distributed/sharding/index.js';
 import { OnnxExecutable, OnnxUnsupportedError, lowerGraph, onnxRules } from '../../src/backends/onnx/index.js';
 import { DEFAULT_TOL, FLOAT_SPECIALS, INT32_SPECIALS, Rng, UINT32_SPECIALS, arrayOf, compareArrays, i32, maxErrors, randArray, randShape, type Tol } from './helpers.js';
 
@@ -340,6 +341,9 @@ const customVjpCases: Gen = (r) => {
   return [{ args: [randArray(r, 'float32', randShape(r, 1, 2))], fn: (x) => [f(x)] }];
 };
 
+/** Collectives have no ONNX lowering (the runtime runs them): each case must be refused. */
+const collectiveCases = (params: object): Gen => (r) => [{ args: [randArray(r, 'float32', [4, 2])], params: { axes: ['x'], axisSizes: [2], ...params }, unsupported: true, noVjp: true }];
+
 /** Cases for every primitive: the compiler refuses a primitive without an entry. */
 const generators: { [P in Primitive]: Gen } = {
   neg: unaryAny(['float32', 'int32', 'uint32', 'bool']),
@@ -409,6 +413,13 @@ const generators: { [P in Primitive]: Gen } = {
   iota: iotaCases,
   remat: rematCases,
   custom_vjp_call: customVjpCases,
+  sharding_constraint: (r) => [{ args: [randArray(r, 'float32', [4, 2])], params: { sharding: NamedSharding(makeMeshShape({ x: 2 }), P('x')) } }],
+  all_reduce: collectiveCases({ op: 'sum' }),
+  all_gather: collectiveCases({ dimension: 0 }),
+  reduce_scatter: collectiveCases({ dimension: 0, op: 'sum' }),
+  all_to_all: collectiveCases({ splitDimension: 0, concatDimension: 1 }),
+  collective_permute: collectiveCases({ pairs: [[0, 1]] }),
+  axis_index: () => [{ args: [], params: { axes: ['x'], axisSizes: [2] }, unsupported: true, noVjp: true }],
 };
 
 /** Primitives with a derivative (the VJP graph of each is checked too). */
@@ -423,6 +434,8 @@ const differentiable: { [P in Primitive]: boolean } = {
   transpose: true, slice: true, pad: true, concatenate: true, dynamic_slice: true, dynamic_update_slice: true,
   reduce_sum: true, reduce_max: true, reduce_min: true, argmax: false, cumsum: true, dot_general: true,
   gather: true, scatter_add: true, top_k: true, iota: false, remat: true, custom_vjp_call: true,
+  sharding_constraint: true, all_reduce: false, all_gather: false, reduce_scatter: false, all_to_all: false,
+  collective_permute: false, axis_index: false,
 };
 
 // ------------------------------------------------------------------------------------------

@@ -778,7 +778,25 @@ export const onnxRules: { [P in Primitive]: OnnxRule<P> } = {
   // sub-graphs are inlined
   remat: (cx, ins, p) => lowerInto(cx, p.graph, ins),
   custom_vjp_call: (cx, ins, p) => lowerInto(cx, p.graph, ins),
+  // identity on values
+  sharding_constraint: (cx, [x]) => [cx.un('Identity', x)],
+  // collectives never reach ONNX: the runtime splits per-device programs at them and runs them itself
+  all_reduce: collectiveRule('all_reduce'),
+  all_gather: collectiveRule('all_gather'),
+  reduce_scatter: collectiveRule('reduce_scatter'),
+  all_to_all: collectiveRule('all_to_all'),
+  collective_permute: collectiveRule('collective_permute'),
+  axis_index: collectiveRule('axis_index'),
 };
+
+function collectiveRule(name: string): OnnxRule<Primitive> {
+  return (cx) => {
+    throw new OnnxUnsupportedError(
+      `${cx.site}: collective ${name} has no ONNX lowering: the runtime (src/runtime Mesh) executes collectives itself between ONNX segments (splitAtCollectives), ` +
+        'and evalSpmdReference interprets them on virtual devices; lower only the segments between collectives',
+    );
+  };
+}
 
 // ------------------------------------------------------------------------------------------
 // driver

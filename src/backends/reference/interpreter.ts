@@ -902,7 +902,25 @@ export const referenceRules: { [P in Primitive]: RefRule<P> } = {
   },
   remat: callRule(),
   custom_vjp_call: customVjpRule(),
+  // identity on values (the sharding only matters to the partitioner)
+  sharding_constraint: (inputs) => [data(inputs[0]).slice()],
+  all_reduce: collectiveRule('all_reduce'),
+  all_gather: collectiveRule('all_gather'),
+  reduce_scatter: collectiveRule('reduce_scatter'),
+  all_to_all: collectiveRule('all_to_all'),
+  collective_permute: collectiveRule('collective_permute'),
+  axis_index: collectiveRule('axis_index'),
 };
+
+/** Collectives have no single-device meaning: a clear error pointing at the SPMD interpreter. */
+function collectiveRule(name: string): PlainRule {
+  return () => {
+    throw new ValueError(
+      `collective ${name} needs the SPMD interpreter (evalSpmdReference): it combines values across the devices of a mesh, so it can run only in a per-device program ` +
+        'evaluated with evalSpmdReference(graph, mesh, perDeviceArgs) or on a runtime Mesh (mesh.run), not eagerly or with evalGraphReference',
+    );
+  };
+}
 
 /** The reference evaluator, installable with `setEagerEvaluator`. */
 export const referenceEval: EagerEvaluator = (prim, inputs, params, outAvals) => {

@@ -1,0 +1,10 @@
+/**
+ * SPMD execution of per-device programs: the reference interpreter on virtual devices
+ * (`evalSpmdReference`, the oracle), splitting programs at collectives for the runtime
+ * (`splitAtCollectives`), mesh device groups, and the collectives' kernels.
+ */
+
+export { evalSpmdReference } from './interpreter.js';
+export { splitAtCollectives, inlineCalls, formatSplit, type SplitProgram, type Segment, type CollectiveStep } from './split.js';
+export { collectiveGroups, groupOf, groupParams, deviceCoords, deviceId, checkGroupOnMesh, type MeshShapeLike } from './groups.js';
+export { collectiveResult, reduceRange, type DataCollective, type ReduceOp } from './collectives.js';

