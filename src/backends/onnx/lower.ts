@@ -61,6 +61,8 @@ const isInteger = (d: OnnxDType): boolean => d === 'int32' || d === 'uint32';
 export class LowerContext {
   /** Description of the equation being lowered (for error messages). */
   site = '';
+  /** Set while lowering a broadcast_in_dim whose consumers all broadcast natively. */
+  lazyBroadcast = false;
   constructor(readonly b: OnnxModelBuilder) {}
 
   /** A node with one output of the given dtype and shape. Null inputs are omitted optionals. */
@@ -738,6 +740,9 @@ export const onnxRules: { [P in Primitive]: OnnxRule<P> } = {
   broadcast_in_dim: (cx, [x], p) => {
     const inter = p.shape.map(() => 1);
     p.broadcastDimensions.forEach((d, i) => (inter[d] = x.shape[i]));
+    // Lazy broadcast (see lowerInto): when every consumer broadcasts natively, stop at the
+    // rank-aligned Reshape and let ONNX's multidirectional broadcasting do the rest.
+    if (cx.lazyBroadcast) return [cx.reshape(x, inter)];
     return [cx.expand(cx.reshape(x, inter), p.shape)];
   },
   // allowzero=1 so a 0 in the target shape means size 0, not "copy the input dim"
@@ -815,6 +820,28 @@ function describeEqn(e: Eqn): string {
 }
 
 /** Lowers the equations of `graph` with its inputs bound to `inputs`; returns its outputs. */
+/** Elementwise primitives whose ONNX rules broadcast operands of smaller (rank-aligned) shape. */
+const BROADCASTING: ReadonlySet<Primitive> = new Set<Primitive>(['add', 'sub', 'mul', 'max', 'min', 'select', 'eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** broadcast_in_dim outputs whose every use is a broadcasting elementwise op (not a graph output). */
+function lazyBroadcasts(graph: Graph): Set<Var> {
+  const candidates = new Set<Var>();
+  for (const e of graph.eqns) if (e.prim === 'broadcast_in_dim' && !(e.inputs[0].aval.dtype === 'bool' || e.inputs[0].aval.dtype === 'uint32')) candidates.add(e.outputs[0]);
+  for (const o of graph.outputs) if (!(o instanceof Literal)) candidates.delete(o);
+  for (const e of graph.eqns) {
+    if (BROADCASTING.has(e.prim)) {
+      const dt = e.prim === 'select' ? e.inputs[1].aval.dtype : e.inputs[0].aval.dtype;
+      if (dt === 'float32' || dt === 'float64' || dt === 'int32') continue;
+    }
+    for (const a of e.inputs) if (!(a instanceof Literal)) candidates.delete(a);
+  }
+  return candidates;
+}
+
 function lowerInto(cx: LowerContext, graph: Graph, inputs: readonly Val[]): Val[] {
   const env = new Map<Var, Val>();
   graph.inputs.forEach((v, i) => env.set(v, inputs[i]));
@@ -825,6 +852,14 @@ function lowerInto(cx: LowerContext, graph: Graph, inputs: readonly Val[]): Val[
     if (!v) throw new OnnxError('internal: lowering read an undefined variable');
     return v;
   };
+  // Lazy broadcasting: a broadcast_in_dim whose every consumer is a natively broadcasting
+  // elementwise op (and which is not a graph output) is lowered to a Reshape only, so the
+  // broadcast tensor is never materialized (Expand writes the whole [B, N] array, the consumer
+  // then reads it). Consumers whose ONNX result comes out smaller than the equation's shape (both
+  // operands lazily broadcast) are expanded afterwards; every other consumer gets materialized
+  // inputs. Measured on the MLP training step in bench/engine.ts.
+  const lazy = process.env.MYRIAD_ONNX_EAGER_BROADCAST ? new Set<Var>() : lazyBroadcasts(graph);
+  const materialize = (v: Val, a: AbstractValue): Val => (sameShape(v.shape, a.shape) ? v : cx.expand(v, a.shape));
   const saved = cx.site;
   for (const e of graph.eqns) {
     cx.site = describeEqn(e);
@@ -834,19 +869,28 @@ function lowerInto(cx: LowerContext, graph: Graph, inputs: readonly Val[]): Val[
       outs = outAvals.map((a) => cx.tensor(dtypeOf(a, cx.site), a.shape, [], 'empty'));
     } else {
       const rule = onnxRules[e.prim] as OnnxRule<Primitive>;
-      outs = rule(cx, e.inputs.map(read), e.params, outAvals);
+      let ins = e.inputs.map(read);
+      if (!BROADCASTING.has(e.prim)) ins = ins.map((v, i) => materialize(v, e.inputs[i].aval));
+      cx.lazyBroadcast = e.prim === 'broadcast_in_dim' && lazy.has(e.outputs[0]);
+      try {
+        outs = rule(cx, ins, e.params, outAvals);
+      } finally {
+        cx.lazyBroadcast = false;
+      }
       cx.site = describeEqn(e);
+      if (BROADCASTING.has(e.prim)) outs = outs.map((o, i) => materialize(o, outAvals[i]));
     }
     outs.forEach((o, i) => {
       const a = outAvals[i];
-      if (o.dtype !== a.dtype || o.shape.length !== a.shape.length || o.shape.some((d, j) => d !== a.shape[j])) {
+      const lazyOk = e.prim === 'broadcast_in_dim' && lazy.has(e.outputs[i]) && o.shape.length === a.shape.length;
+      if (o.dtype !== a.dtype || o.shape.length !== a.shape.length || (!lazyOk && o.shape.some((d, j) => d !== a.shape[j]))) {
         throw new OnnxError(`internal: ONNX rule for ${cx.site} produced ${o.dtype}[${o.shape.join(',')}] but the equation says ${fmtAval(a)}`);
       }
       env.set(e.outputs[i], o);
     });
   }
   cx.site = saved;
-  return graph.outputs.map(read);
+  return graph.outputs.map((o) => materialize(read(o), o.aval));
 }
 
 /** Options of `lowerGraph`. */
