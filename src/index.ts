@@ -31,3 +31,4 @@ export {
   P, NamedSharding, makeMeshShape, withShardingConstraint, propagate, printShardedGraph, shardingsFromAxes, logicalToMesh,
   evalSpmdReference, Mesh, makeMesh, devicePut, ShardedArray, type Sharding, type MeshShape, type PartitionSpec,
 } from './distributed/index.js';
+export { Trainer, runTraining, parseTrainConfig, loadTrainConfig, loadTrainedModel, generateText, type TrainConfig } from './train/index.js';

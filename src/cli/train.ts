@@ -52,7 +52,7 @@ export function registerTrainCommands(program: Command, io: TrainCommandIO = {})
 
   program
     .command('demo')
-    .description('Run the main job: train a small byte-level causal LM on the UDHR (8 languages) for ~2–3 minutes, report held-out perplexity, save a checkpoint and a loss curve, print samples')
+    .description('Run the main job: train a small byte-level causal LM on the UDHR (24 languages) for ~2–3 minutes, report held-out perplexity, save a checkpoint and a loss curve, print samples')
     .option('--out <dir>', 'output directory', 'myriad-demo')
     .option('--steps <n>', `training steps (default ${DEMO_STEPS})`, intOpt('--steps', 1))
     .option('--seed <n>', 'random seed', intOpt('--seed', 0), 0)

