@@ -29,6 +29,6 @@ export { models } from './models/index.js';
 export * as distributed from './distributed/index.js';
 export {
   P, NamedSharding, makeMeshShape, withShardingConstraint, propagate, printShardedGraph, shardingsFromAxes, logicalToMesh,
-  evalSpmdReference, Mesh, makeMesh, devicePut, ShardedArray, type Sharding, type MeshShape, type PartitionSpec,
+  evalSpmdReference, Mesh, makeMesh, devicePut, ShardedArray, jitSharded, partition, type Sharding, type MeshShape, type PartitionSpec,
 } from './distributed/index.js';
 export { Trainer, runTraining, parseTrainConfig, loadTrainConfig, loadTrainedModel, generateText, type TrainConfig } from './train/index.js';

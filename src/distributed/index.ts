@@ -7,3 +7,4 @@ export * from './sharding/index.js';
 export * from './constraint.js';
 export * from './spmd/index.js';
 export * from '../runtime/index.js';
+export * from './jit_sharded.js';

@@ -8,3 +8,5 @@ export { evalSpmdReference } from './interpreter.js';
 export { splitAtCollectives, inlineCalls, formatSplit, type SplitProgram, type Segment, type CollectiveStep } from './split.js';
 export { collectiveGroups, groupOf, groupParams, deviceCoords, deviceId, checkGroupOnMesh, type MeshShapeLike } from './groups.js';
 export { collectiveResult, reduceRange, type DataCollective, type ReduceOp } from './collectives.js';
+export { partition, countCollectives, PartitionError, partitionRules, type PartitionOptions, type PartitionResult, type PartitionRule, type PartitionContext, type PValue } from './partition.js';
+export { planReshard, reshardCost, MeshInfo, SpmdEmitter, type ReshardStep, type CollectiveCounts } from './reshard.js';
