@@ -575,8 +575,21 @@ function dotGeneralRule(): OnnxRule<'dot_general'> {
     const A_ = cx.cast(a, ct);
     const B_ = cx.cast(b, ct);
     const batched = lb.length > 0;
-    const lhs = cx.reshape(cx.transpose(A_, [...lb, ...lf, ...lc]), batched ? [Bn, M, K] : [M, K]);
-    const rhs = cx.reshape(cx.transpose(B_, [...rb, ...rc, ...rf]), batched ? [Bn, K, N] : [K, N]);
+    // Each operand becomes a [Bn,] rows × cols matrix. When its dims are already laid out as
+    // [batch, cols, rows] (e.g. a weight gradient contracting the leading batch and sequence dims),
+    // reshape first (free) and swap only the last two axes: ONNX Runtime folds that transpose into
+    // the MatMul, where a general N-d transpose would copy the whole operand.
+    const isIdentity = (perm: number[]) => perm.every((d, i) => d === i);
+    const matrix = (x: Val, batchDims: number[], rowDims: number[], colDims: number[], rows: number, cols: number): Val => {
+      const rowsFirst = [...batchDims, ...rowDims, ...colDims];
+      if (!isIdentity(rowsFirst) && isIdentity([...batchDims, ...colDims, ...rowDims]) && rows > 1 && cols > 1) {
+        const swapped = cx.reshape(x, batched ? [Bn, cols, rows] : [cols, rows]);
+        return cx.transpose(swapped, batched ? [0, 2, 1] : [1, 0]);
+      }
+      return cx.reshape(cx.transpose(x, rowsFirst), batched ? [Bn, rows, cols] : [rows, cols]);
+    };
+    const lhs = matrix(A_, lb, lf, lc, M, K);
+    const rhs = matrix(B_, rb, rc, rf, K, N);
     const mm = cx.op('MatMul', [lhs, rhs], ct, batched ? [Bn, M, N] : [M, N]);
     const r = cx.reshape(mm, out.shape);
     return [convert(cx, r, outDt)];
