@@ -13,6 +13,7 @@ import { ConfigError } from '../train/errors.js';
 import { generateText, loadTrainedModel } from '../train/generate.js';
 import { formatRate, type OutputStream, type ProgressMode } from '../train/progress.js';
 import { runTraining } from '../train/run.js';
+import { parseMeshSpec } from '../train/sharded.js';
 
 /** Where the commands write (default process.stdout); tests pass their own stream. */
 export interface TrainCommandIO {
@@ -71,9 +72,15 @@ export function registerTrainCommands(program: Command, io: TrainCommandIO = {})
     .option('--resume', 'continue from the newest checkpoint in the output directory')
     .option('--overwrite', 'start over in an output directory that holds an earlier run (deletes its checkpoints and log)')
     .option('--progress <mode>', 'auto, bar, json or none (overrides the config)', progressOpt)
-    .action(async (o: { config: string; out?: string; steps?: number; resume?: boolean; overwrite?: boolean; progress?: ProgressMode }) => {
+    .option('--mesh <axes>', "train on a device mesh (GSPMD), e.g. data=2, data=2,model=2 or data=2,expert=2; 'none' for one device (overrides the config's mesh)")
+    .action(async (o: { config: string; out?: string; steps?: number; resume?: boolean; overwrite?: boolean; progress?: ProgressMode; mesh?: string }) => {
       if (o.resume && o.overwrite) throw new ConfigError('--resume and --overwrite exclude each other');
       const overrides: Record<string, unknown> = {};
+      if (o.mesh !== undefined) {
+        const none = o.mesh.trim() === 'none';
+        overrides.mesh = none ? undefined : parseMeshSpec(o.mesh);
+        if (none) overrides.shardingRules = undefined;
+      }
       if (o.out !== undefined) overrides.outDir = o.out;
       if (o.steps !== undefined) overrides.steps = o.steps;
       const cfg = loadTrainConfig(o.config, overrides);

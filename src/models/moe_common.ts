@@ -18,8 +18,8 @@
  * `moe_aux_loss`, `moe_z_loss` (layer means of the unscaled losses), `moe_dropped_fraction`,
  * `moe_load_max_over_mean`, `moe_router_confidence`, `moe_router_entropy` (layer means), and with
  * `moeMetrics: 'full'` (the default) per layer `moe/<layer>/<metric>` plus
- * `moe/<layer>/expert_load/<e>` for every expert (what `moeExpertLoads` turns into the
- * layers × experts heatmap).
+ * `moe/<layer>/expert_load/<e>` (and, for token choice and task routing, `expert_demand/<e>`)
+ * for every expert (what `moeExpertLoads` turns into the layers × experts heatmap).
  */
 
 import { Array } from '../core/array.js';
@@ -388,6 +388,8 @@ export function moeLossTerms(layers: readonly NamedMoeOutput[], coefs: { auxLoss
       const load = out.metrics.expertLoad;
       const E = load.shape[0];
       for (let e = 0; e < E; e++) metrics[`moe/${name}/expert_load/${e}`] = lax.reshape(lax.slice(load, [e], [e + 1]), []);
+      const demand = out.metrics.expertDemand;
+      if (demand) for (let e = 0; e < E; e++) metrics[`moe/${name}/expert_demand/${e}`] = lax.reshape(lax.slice(demand, [e], [e + 1]), []);
     }
   }
   return { total, metrics };
@@ -401,11 +403,15 @@ export function withMoeLoss(base: { loss: Array; metrics: LossMetrics }, terms: 
 /**
  * The layers × experts load matrix from a metrics record written with `moeMetrics: 'full'` (plain
  * numbers, e.g. a trainer log record, or scalar Arrays): rows in layer order as they appear.
+ * `which: 'load'` (default) is each expert's share of the dispatched assignments (after
+ * capacity); `'demand'` the pre-capacity share of tokens choosing it (token choice and task
+ * routing; sums to k), which shows imbalance that a full capacity hides.
  */
-export function moeExpertLoads(metrics: Record<string, unknown>): { layers: string[]; loads: number[][] } {
+export function moeExpertLoads(metrics: Record<string, unknown>, which: 'load' | 'demand' = 'load'): { layers: string[]; loads: number[][] } {
   const rows = new Map<string, number[]>();
+  const re = which === 'load' ? /^moe\/(.+)\/expert_load\/(\d+)$/ : /^moe\/(.+)\/expert_demand\/(\d+)$/;
   for (const [k, v] of Object.entries(metrics)) {
-    const m = /^moe\/(.+)\/expert_load\/(\d+)$/.exec(k);
+    const m = re.exec(k);
     if (!m) continue;
     const val = v instanceof Array ? Number(v.item()) : Number(v);
     if (!Number.isFinite(val)) throw new ModelError(`moeExpertLoads: metric ${k} is not a finite number (${String(v)})`);
@@ -413,7 +419,7 @@ export function moeExpertLoads(metrics: Record<string, unknown>): { layers: stri
     if (!row) rows.set(m[1], (row = []));
     row[Number(m[2])] = val;
   }
-  if (rows.size === 0) throw new ModelError("moeExpertLoads: the metrics hold no moe/<layer>/expert_load/<e> entries; compute them with loss(…, { moeMetrics: 'full' })");
+  if (rows.size === 0) throw new ModelError(`moeExpertLoads: the metrics hold no moe/<layer>/expert_${which}/<e> entries; compute them with loss(…, { moeMetrics: 'full' })${which === 'demand' ? ' (demand exists for token-choice and task routing only)' : ''}`);
   const layers = [...rows.keys()];
   const loads = layers.map((l) => {
     const r = rows.get(l)!;

@@ -202,6 +202,12 @@ export const trainConfigSchema = z.object({
   /** ONNX Runtime intra-op threads of the train step. */
   threads: int(1).default(1),
   backend: z.enum(['onnx', 'reference']).default('onnx'),
+  /** Train on a device mesh (GSPMD): axis → size, major → minor, e.g. {"data": 2, "model": 2}. Absent: one device. */
+  mesh: z.record(z.string().regex(/^[A-Za-z_][\w-]*$/, 'a mesh axis name such as "data"'), int(1)).optional(),
+  /** Logical axis rules [logical, meshAxis | meshAxis[] | null][] (default: batch→data, mlp/heads/vocab→model, expert→expert or data). */
+  shardingRules: z.array(z.tuple([z.string().min(1), z.union([z.string().min(1), z.array(z.string().min(1)).min(1), z.null()])])).optional(),
+  /** Split Adam/AdamW moments that would be replicated over the `data` axis too (ZeRO-1 style). */
+  zeroShardOptimizer: z.boolean().optional(),
 }).strict().superRefine((c, ctx) => {
   const m = c.model as Record<string, unknown>;
   const dims = c.model.family === 'decoder' ? DECODER_DIMS : ENCDEC_DIMS;
@@ -224,6 +230,14 @@ export const trainConfigSchema = z.object({
       ctx.addIssue({ code: 'custom', path: ['data', 'source', 'kind'], message: `an encoder-decoder model needs inputs and targets: use a "task" or "mixture" source, not "${c.data.source.kind}"` });
     }
     if (c.data.mode !== undefined) ctx.addIssue({ code: 'custom', path: ['data', 'mode'], message: 'only for decoder-only models' });
+  }
+  if (c.mesh !== undefined && !Object.keys(c.mesh).length) ctx.addIssue({ code: 'custom', path: ['mesh'], message: 'give at least one axis, e.g. {"data": 2}, or leave mesh out for one device' });
+  if (c.mesh === undefined && c.shardingRules !== undefined) ctx.addIssue({ code: 'custom', path: ['shardingRules'], message: 'only with a mesh (add "mesh": {"data": 2} or pass --mesh data=2)' });
+  if (c.mesh !== undefined && c.shardingRules !== undefined) {
+    c.shardingRules.forEach((r, i) => {
+      const axes = r[1] === null ? [] : typeof r[1] === 'string' ? [r[1]] : r[1];
+      for (const a of axes) if (!(a in c.mesh!)) ctx.addIssue({ code: 'custom', path: ['shardingRules', i, 1], message: `mesh axis '${a}' is not in the mesh (${Object.keys(c.mesh!).join(', ')})` });
+    });
   }
   if (c.data.batchSize % c.microbatches !== 0) ctx.addIssue({ code: 'custom', path: ['microbatches'], message: `must divide data.batchSize (${c.data.batchSize})` });
   if (c.data.source.kind === 'text' && c.data.mode !== undefined && c.data.mode !== 'lm') ctx.addIssue({ code: 'custom', path: ['data', 'mode'], message: 'a text corpus has only targets; use "lm"' });

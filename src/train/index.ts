@@ -16,3 +16,4 @@ export { measurePeakFlops, matmulParamCount, trainFlopsPerToken, type PeakFlops 
 export { ProgressReporter, readLogRecords, formatDuration, formatRate, formatBytes, type LogRecord, type OutputStream, type ProgressMode, type ProgressOptions } from './progress.js';
 export { lossCurveSvg, lossCurvePng, writeLossPlots, encodePng, niceTicks, emaCurve, type CurvePoint, type LossPlotData } from './plot.js';
 export { ConfigError, TrainError } from './errors.js';
+export * from './sharded.js';

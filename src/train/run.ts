@@ -91,7 +91,7 @@ export function buildModel(spec: Record<string, unknown> & { family: 'decoder' |
 }
 
 /** Fields a resumed run may change. */
-const RUN_ONLY_FIELDS = new Set(['steps', 'evalEvery', 'checkpointEvery', 'keepCheckpoints', 'logEvery', 'progress', 'outDir', 'description', 'threads']);
+const RUN_ONLY_FIELDS = new Set(['steps', 'evalEvery', 'checkpointEvery', 'keepCheckpoints', 'logEvery', 'progress', 'outDir', 'description', 'threads', 'mesh', 'shardingRules', 'zeroShardOptimizer']);
 
 function diffFields(a: unknown, b: unknown, prefix = ''): string[] {
   if (JSON.stringify(a) === JSON.stringify(b)) return [];
@@ -206,6 +206,7 @@ export async function runTraining(config: TrainConfig | unknown, opts: RunOption
     backend: cfg.backend,
     threads: cfg.threads,
     checkpointExtra: record as unknown as JsonValue,
+    sharding: cfg.mesh ? { mesh: cfg.mesh, rules: cfg.shardingRules, zero: cfg.zeroShardOptimizer } : undefined,
   });
   // init() refuses an occupied directory (or loads the checkpoint) before config.json is replaced.
   trainer.init();
@@ -221,6 +222,6 @@ export async function runTraining(config: TrainConfig | unknown, opts: RunOption
     const res = await trainer.run({ stopAtStep: opts.stopAtStep });
     return { ...res, config: cfg, model, modelSpec: spec, params: trainer.params, tokenizer: data.tokenizer, dataDescription: data.describe };
   } finally {
-    trainer.close();
+    await trainer.close();
   }
 }

@@ -8,7 +8,10 @@
  * MFU estimate, see flops.ts), a progress bar or JSON lines (progress.ts) plus `<outDir>/log.jsonl`,
  * the loss curve `<outDir>/loss.svg` and `loss.png` (plot.ts), and atomic checkpoints every N
  * steps with keep-last-N (src/checkpoint) holding params, optimizer state, step, data position,
- * RNG key and caller-supplied JSON (e.g. the config).
+ * RNG key and caller-supplied JSON (e.g. the config). With `sharding: { mesh, rules? }` the same
+ * step is compiled with `jitSharded` for a device mesh instead (sharded.ts): params laid out by
+ * the model's logical axes, the batch split over `data`, optimizer state like its params;
+ * checkpoints hold the gathered global arrays, so they restore onto any mesh shape.
  *
  * Determinism: everything random derives from one key, `random.key(seed)`. Params are initialized
  * from `foldIn(key, 0)`; step `s` (0-based) uses `foldIn(foldIn(key, 1), s)` (computed inside the
@@ -32,6 +35,7 @@ import { leafPaths } from '../optim/tree_utils.js';
 import { listCheckpoints, loadCheckpoint, saveCheckpoint, type JsonValue } from '../checkpoint/index.js';
 import { evalShape } from '../nn/module.js';
 import { TrainError } from './errors.js';
+import { ShardedTrainStep, gatherTree, type ShardingOptions } from './sharded.js';
 import { matmulParamCount, measurePeakFlops, trainFlopsPerToken } from './flops.js';
 import { writeLossPlots, type CurvePoint } from './plot.js';
 import { ProgressReporter, readLogRecords, formatDuration, formatRate, type Json, type LogRecord, type OutputStream, type ProgressMode } from './progress.js';
@@ -114,6 +118,11 @@ export interface TrainerOptions<P = any> {
   plots?: boolean | 'svg';
   /** Save a checkpoint and stop cleanly on SIGINT (default true). */
   handleSignals?: boolean;
+  /**
+   * Train on a device mesh (GSPMD, see sharded.ts): `{ mesh: { data: 2, model: 2 }, rules? }`.
+   * The model needs `axes()`. Without it, the step is jitted for one device.
+   */
+  sharding?: ShardingOptions;
 }
 
 /** Metrics of one training step. */
@@ -266,6 +275,7 @@ export class Trainer<P = any> {
   private trainCurve: CurvePoint[] = [];
   private evals: EvalResult[] = [];
   private stepFn: Jitted<(params: any, optState: any, batch: Batch, rng: Array, step: Array) => StepOut> | null = null;
+  private shardedStep: ShardedTrainStep | null = null;
   private evalFn: Jitted<(params: any, batch: Batch) => { loss: Array; metrics: Record<string, Array> }> | null = null;
   private flopsPerStep: ((b: Batch) => number) | null = null;
   private nParams = 0;
@@ -296,7 +306,12 @@ export class Trainer<P = any> {
   /** The current params (after `init()`). */
   get params(): P {
     if (!this.initialized) throw new TrainError('Trainer: call init() or run() first');
-    return this._params;
+    return gatherTree(this._params);
+  }
+
+  /** The compiled mesh step of a sharded trainer (its shardings), once the first step ran; else null. */
+  get sharded(): ShardedTrainStep | null {
+    return this.shardedStep;
   }
 
   /** Steps done so far. */
@@ -383,6 +398,11 @@ export class Trainer<P = any> {
   }
 
   private buildStepFn(): NonNullable<Trainer['stepFn']> {
+    return jit(this.stepFunction(), { donateArgnums: [0, 1], backend: this.opts.backend, intraOpNumThreads: this.threads });
+  }
+
+  /** The pure train step (traced by jit, or by jitSharded on a mesh). */
+  private stepFunction(): (params: any, optState: any, batch: Batch, rng: Array, step: Array) => StepOut {
     const { model, optimizer } = this.opts;
     const lossOpts = this.opts.lossOptions ?? {};
     const k = this.microbatches;
@@ -420,20 +440,40 @@ export class Trainer<P = any> {
       const lrVal = lr === undefined ? np.array(NaN, { dtype: 'float32' }) : typeof lr === 'number' ? np.array(lr, { dtype: 'float32' }) : np.asarray(lr(step));
       return { params: newParams, optState: newOpt, loss, metrics, gradNorm: optim.globalNorm(grads), lr: lrVal };
     };
-    return jit(trainStep, { donateArgnums: [0, 1], backend: this.opts.backend, intraOpNumThreads: this.threads });
+    return trainStep;
   }
 
-  /** Takes one training step on the next batch; returns its metrics. */
+  /** Takes one training step on the next batch; returns its metrics. (On a mesh use {@link trainStepAsync}.) */
   trainStep(): StepMetrics {
     this.init();
+    if (this.opts.sharding) throw new TrainError('Trainer.trainStep: a sharded trainer runs its steps on worker devices; call await trainStepAsync() (run() does)');
     if (!this.stepFn) this.stepFn = this.buildStepFn();
     const t0 = performance.now();
+    const batch = this.nextBatch();
+    const t1 = performance.now();
+    const out = this.stepFn(this._params, this.optState, batch, this.rng, Array.scalar(this._step, 'int32'));
+    return this.finishStep(out, batch, t0, t1);
+  }
+
+  /** Takes one training step (on the mesh when `sharding` is set, else as {@link trainStep}). */
+  async trainStepAsync(): Promise<StepMetrics> {
+    if (!this.opts.sharding) return this.trainStep();
+    this.init();
+    if (!this.shardedStep) this.shardedStep = new ShardedTrainStep(this.stepFunction(), this.opts.model as { axes?: () => unknown }, this._params, this.optState, this.opts.sharding);
+    const t0 = performance.now();
+    const batch = this.nextBatch();
+    const t1 = performance.now();
+    const out = await this.shardedStep.run(this._params, this.optState, batch, this.rng, Array.scalar(this._step, 'int32'));
+    return this.finishStep(out, batch, t0, t1);
+  }
+
+  private nextBatch(): Batch {
     const r = this.stream.next();
     if (r.done) throw new TrainError(`the training data ran out after ${this._step} steps; make the data stream repeat (seqio getDataset({repeat: true})) or train for fewer steps`);
-    const batch = r.value;
-    const t1 = performance.now();
-    const stepIdx = Array.scalar(this._step, 'int32');
-    const out = this.stepFn(this._params, this.optState, batch, this.rng, stepIdx);
+    return r.value;
+  }
+
+  private finishStep(out: StepOut, batch: Batch, t0: number, t1: number): StepMetrics {
     const loss = Number(out.loss.item());
     const metrics: Record<string, number> = {};
     for (const [k, v] of Object.entries(out.metrics)) metrics[k] = Number(v.item());
@@ -481,8 +521,9 @@ export class Trainer<P = any> {
     let weight = 0;
     let batches = 0;
     let hasAcc = false;
+    const params = gatherTree(this._params);
     for (const b of this.opts.evalData()) {
-      const out = this.evalFn(this._params, b);
+      const out = this.evalFn(params, b);
       const ce = Number((out.metrics.cross_entropy ?? out.loss).item());
       const n = out.metrics.num_tokens ? Number(out.metrics.num_tokens.item()) : 1;
       if (n === 0) continue;
@@ -512,8 +553,8 @@ export class Trainer<P = any> {
     const last = this.trainCurve[this.trainCurve.length - 1];
     if (last && last.step === this._step) extra.loss = last.value;
     const r = saveCheckpoint(this.checkpointDir, {
-      params: this._params,
-      optState: this.optState,
+      params: gatherTree(this._params),
+      optState: gatherTree(this.optState),
       step: this._step,
       dataPosition: this.stream.position,
       rng: this.rng,
@@ -563,7 +604,9 @@ export class Trainer<P = any> {
         steps: this.steps,
         params: this.nParams,
         peak_flops: peak,
+        ...(this.opts.sharding ? { mesh: { ...this.opts.sharding.mesh } } : {}),
         text: `${this.startStep > 0 ? 'resuming' : 'training'} ${this.nParams.toLocaleString('en-US')} parameters for ${this.steps} steps${this.startStep > 0 ? ` from step ${this.startStep}` : ''}` +
+          (this.opts.sharding ? ` on a mesh of ${Object.values(this.opts.sharding.mesh).reduce((a, b) => a * b, 1)} devices (${Object.entries(this.opts.sharding.mesh).map(([k, v]) => `${k}=${v}`).join(', ')})` : '') +
           (peak ? ` (peak ${(peak / 1e9).toFixed(1)} GFLOP/s measured on a 1024² matmul)` : ''),
       });
       let savedAt = this.lastCheckpoint?.step ?? -1;
@@ -585,7 +628,7 @@ export class Trainer<P = any> {
           status = 'interrupted';
           break;
         }
-        const m = this.trainStep();
+        const m = this.opts.sharding ? await this.trainStepAsync() : this.trainStep();
         history.push(m);
         if (history.length > 1 || this.startStep > 0) recent.push(m.stepTimeS + m.dataTimeS);
         if (recent.length > 20) recent.shift();
@@ -669,12 +712,15 @@ export class Trainer<P = any> {
     }
   }
 
-  /** Releases the compiled steps. */
-  close(): void {
+  /** Releases the compiled steps (and ends the mesh's workers of a sharded trainer: await it). */
+  close(): Promise<void> {
     this.stepFn?.close();
     this.evalFn?.close();
     this.stepFn = null;
     this.evalFn = null;
+    const sh = this.shardedStep;
+    this.shardedStep = null;
+    return sh ? sh.close() : Promise.resolve();
   }
 }
 

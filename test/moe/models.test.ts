@@ -13,7 +13,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { Array, jit, loadCheckpoint, np, optim, random, saveCheckpoint, valueAndGrad } from '../../src/index.js';
+import { Array, grad, jit, loadCheckpoint, np, optim, random, saveCheckpoint, valueAndGrad } from '../../src/index.js';
+import { moe, type MoeLayerModule, type MoeParams } from '../../src/nn/moe/index.js';
 import { nn } from '../../src/nn/index.js';
 import { models, type Batch, type GlamModel, type SparseBlockParams, type StMoeModel } from '../../src/models/index.js';
 import { maxAbsDiff } from './helpers.js';
@@ -245,4 +246,31 @@ test('checkpoint round-trip of expert weights (saveCheckpoint / loadCheckpoint)'
   const rebuilt = models.createModel((ck.extra as { model: never }).model);
   const batch = { ...lmBatch(randomRows(15, 2, 5, 64)), encoder_input_tokens: ints(randomRows(16, 2, 5, 64)) };
   assert.ok(maxAbsDiff(rebuilt.apply(ck.params, batch), m.apply(p, batch)) < 1e-5, "the rebuilt model computes the same logits");
+});
+
+test('task routing, one task per example: the per-group expert path equals the dense dispatch (values and gradients, with padding)', () => {
+  const D = 6;
+  for (const table of [undefined, [[0, 3], [2, 1], [1, 0]]]) {
+    const mk = (dispatch: 'dense' | 'index') =>
+      moe.MoeLayer({ numExperts: 4, mlpDim: 5, activation: 'gated-gelu', dispatch, groupSize: moe.TASK_GROUP_DISPATCH_MIN, router: { kind: 'task', numTasks: 3, k: 2, table, renormalize: true } });
+    const dense = mk('dense');
+    const index = mk('index');
+    const p = dense.init(random.key(1), D);
+    if (p.router.task_embedding) p.router.task_embedding = np.multiply(p.router.task_embedding, 50);
+    const x = random.normal(random.key(2), [3, 16, D]);
+    const t = np.array([2, 0, 2], { dtype: 'int32' });
+    // row 1 ends in padding, row 2 starts with a fully padded group
+    const pm = ints(globalThis.Array.from({ length: 3 }, (_, b) => globalThis.Array.from({ length: 16 }, (_, i) => ((b === 1 && i > 12) || (b === 2 && i < 10) ? 0 : 1))));
+    assert.ok(maxAbsDiff(dense.apply(p, x, { taskId: t, paddingMask: pm }).output, index.apply(p, x, { taskId: t, paddingMask: pm }).output) < 1e-6);
+    const ct = random.normal(random.key(3), [3, 16, D]);
+    const loss = (l: MoeLayerModule) => (pp: MoeParams, xx: Array) => {
+      const o = l.apply(pp, xx, { taskId: t, paddingMask: pm, train: true });
+      return np.add(np.sum(np.multiply(o.output, ct)), np.multiply(o.auxLoss, 0.1));
+    };
+    const ga = grad(loss(dense), { argnums: [0, 1] })(p, x) as [MoeParams, Array];
+    const gb = grad(jit(loss(index)), { argnums: [0, 1] })(p, x) as [MoeParams, Array];
+    assert.ok(maxAbsDiff(ga[1], gb[1]) < 1e-5, 'input gradients');
+    for (const w of ['wi_0', 'wi_1', 'wo'] as const) assert.ok(maxAbsDiff(ga[0].experts[w]!.kernel, gb[0].experts[w]!.kernel) < 1e-5, `${w} gradients`);
+    if (p.router.task_embedding) assert.ok(maxAbsDiff(ga[0].router.task_embedding, gb[0].router.task_embedding) < 1e-5, 'task-embedding gradients');
+  }
 });

@@ -241,12 +241,14 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
       }
 
       let taskId: Array | undefined;
+      let taskPerExample = false;
       if (opts.taskId !== undefined) {
         const t = opts.taskId;
         if (!(t instanceof Array) || t.dtype !== 'int32') throw new MoeError(`${where}: taskId must be an int32 Array, got ${t instanceof Array ? t.dtype : typeof t}`);
         let full: Array;
         if (t.ndim === 1 && lead.length >= 2 && t.shape[0] === lead[0]) {
           full = np.broadcastTo(np.reshape(t, [lead[0], ...lead.slice(1).map(() => 1)]), lead);
+          taskPerExample = true;
         } else if (t.shape.length === lead.length && t.shape.every((s, i) => s === lead[i])) {
           full = t;
         } else {
@@ -271,6 +273,15 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
         const expertIn = np.einsum('gsec,gsd->egcd', cast(routing.dispatch, dt), xg);
         const out = runExperts(params.experts, expertIn, train, subKey(opts.key, 1));
         y = np.einsum('gsec,egcd->gsd', cast(routing.combine, dt), out);
+      } else if (
+        router.kind === 'task' && taskPerExample && lead[lead.length - 1] % S === 0 && routing.capacity === S && S >= TASK_GROUP_DISPATCH_MIN && (!train || rate === 0)
+      ) {
+        // Task routing with one task per example, groups inside examples, dropless: every token of
+        // a group goes to the same k experts with the same weights, so instead of computing all E
+        // experts on S slots each (E·S slots, of which k·S are used) gather the group's k experts'
+        // weights and run exactly the activated work. Same values (and gradients) as the slot
+        // path; used only without expert dropout, whose random masks are drawn per slot.
+        y = taskGroupExperts(params.experts, xg, routing, valid, router.expertsPerToken, act);
       } else {
         // Gather straight into the expert-major layout [E, G, C, d] with flat token indices
         // g·S + s (empty slots → G·S, out of range: they read 0 and their updates are dropped),
@@ -297,6 +308,39 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
       };
     },
   };
+}
+
+/**
+ * Smallest group size for which task-routed layers use the per-group expert path (below it, e.g.
+ * decoding one token per row, reading k experts' weights per group costs more than computing the
+ * E capacity-1 slots of the slot path).
+ */
+export const TASK_GROUP_DISPATCH_MIN = 8;
+
+/**
+ * The per-group expert computation of task routing (see the dispatch in `apply`): the group's
+ * experts are the k nonzero entries of its slot-0 combine weights (the first real token's gates,
+ * which every token of the group shares), their kernels are gathered per group — [G, k, d, f] —
+ * and `y[g, s] = Σ_j w[g, j] · FFN_{e[g, j]}(x[g, s])`, zero on padding tokens.
+ */
+function taskGroupExperts(p: ExpertParams, xg: Array, routing: RouterOutput, valid: Array | undefined, k: number, act: MlpActivation): Array {
+  const G = xg.shape[0];
+  const E = routing.combineWeights.shape[1];
+  const dt = xg.dtype;
+  const w0 = lax.reshape(lax.slice(routing.combineWeights, [0, 0, 0], [G, E, 1]), [G, E]);
+  const idx = np.topK(lax.stopGradient(w0), k)[1]; // [G, k]
+  const w = cast(np.takeAlongAxis(w0, idx, -1), dt); // [G, k]: the gradient reaches the combine weights
+  const take = (kernel: Array) => cast(lax.gather(kernel, idx, 0, 0), dt); // [G, k, …]
+  // x [G, S, d] · W [G, k, d, f] → [G, S, k, f]
+  const up = (kernel: Array) => lax.dotGeneral(xg, take(kernel), { lhsContracting: [2], rhsContracting: [2], lhsBatch: [0], rhsBatch: [0] });
+  let h: Array;
+  if (isGated(act)) h = np.multiply(activate(act, up(p.wi_0!.kernel)), up(p.wi_1!.kernel));
+  else h = activate(act, up(p.wi!.kernel));
+  h = np.multiply(h, np.reshape(w, [G, 1, k, 1]));
+  // h [G, S, k, f] · Wo [G, k, f, d] contracted over (k, f) → [G, S, d]
+  let y = lax.dotGeneral(h, take(p.wo.kernel), { lhsContracting: [2, 3], rhsContracting: [1, 2], lhsBatch: [0], rhsBatch: [0] });
+  if (valid !== undefined) y = np.multiply(y, np.expandDims(cast(valid, dt), -1));
+  return y;
 }
 
 function resolveTrain(opts: MoeApplyOptions, where: string): boolean {
