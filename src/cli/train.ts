@@ -53,14 +53,15 @@ export function registerTrainCommands(program: Command, io: TrainCommandIO = {})
 
   program
     .command('demo')
-    .description('Run the main job: train a small byte-level causal LM on the UDHR (24 languages) for ~2–3 minutes, report held-out perplexity, save a checkpoint and a loss curve, print samples')
+    .description('Run the main job: train a small byte-level sparse (GLaM-style MoE) causal LM on the UDHR (24 languages) for ~2–3 minutes, report held-out perplexity, save a checkpoint, a loss curve and an expert-load map, print samples')
     .option('--out <dir>', 'output directory', 'myriad-demo')
     .option('--steps <n>', `training steps (default ${DEMO_STEPS})`, intOpt('--steps', 1))
     .option('--seed <n>', 'random seed', intOpt('--seed', 0), 0)
     .option('--resume', 'continue the run in --out from its newest checkpoint instead of starting over')
     .option('--progress <mode>', 'auto (bar on a terminal, JSON lines otherwise), bar, json or none', progressOpt)
-    .action(async (o: { out: string; steps?: number; seed: number; resume?: boolean; progress?: ProgressMode }) => {
-      await runLmDemo({ outDir: o.out, steps: o.steps, seed: o.seed, resume: o.resume, progress: o.progress, output: out() });
+    .option('--dense', 'train the dense tiny DecoderLM instead of the sparse GLaM-style model')
+    .action(async (o: { out: string; steps?: number; seed: number; resume?: boolean; progress?: ProgressMode; dense?: boolean }) => {
+      await runLmDemo({ outDir: o.out, steps: o.steps, seed: o.seed, resume: o.resume, progress: o.progress, dense: o.dense, output: out() });
     });
 
   program

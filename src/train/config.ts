@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { MLP_ACTIVATIONS } from '../nn/layers.js';
 import { DECODER_LM_PRESETS } from '../models/decoder_lm.js';
 import { T5_PRESETS } from '../models/t5.js';
+import { SPARSE_FAMILIES, glamModelSchema, stMoeModelSchema, structuralFamily } from '../models/moe_schema.js';
 import { ConfigError } from './errors.js';
 
 const int = (min: number) => z.number().int().min(min);
@@ -117,7 +118,7 @@ const encdecModel = z.object({
   scaleLogits: z.boolean().optional(),
 }).strict();
 
-const modelSchema = z.discriminatedUnion('family', [decoderModel, encdecModel]);
+const modelSchema = z.discriminatedUnion('family', [decoderModel, encdecModel, glamModelSchema, stMoeModelSchema]);
 
 const DECODER_DIMS = ['dModel', 'numHeads', 'headDim', 'mlpDim', 'numLayers'] as const;
 const ENCDEC_DIMS = ['dModel', 'numHeads', 'headDim', 'mlpDim', 'numEncoderLayers', 'numDecoderLayers'] as const;
@@ -210,13 +211,17 @@ export const trainConfigSchema = z.object({
   zeroShardOptimizer: z.boolean().optional(),
 }).strict().superRefine((c, ctx) => {
   const m = c.model as Record<string, unknown>;
-  const dims = c.model.family === 'decoder' ? DECODER_DIMS : ENCDEC_DIMS;
+  const family = c.model.family;
+  const structural = structuralFamily(family);
+  const sparse = family === 'glam' || family === 'st-moe' ? SPARSE_FAMILIES[family] : null;
+  const dims: readonly string[] = sparse ? sparse.dims : family === 'decoder' ? DECODER_DIMS : ENCDEC_DIMS;
+  const presets = sparse ? sparse.presets : family === 'decoder' ? DECODER_LM_PRESETS : T5_PRESETS;
   if (m.preset === undefined) {
     for (const d of dims) {
-      if (m[d] === undefined) ctx.addIssue({ code: 'custom', path: ['model', d], message: `required when no preset is given (give "preset": one of ${Object.keys(c.model.family === 'decoder' ? DECODER_LM_PRESETS : T5_PRESETS).join(', ')}, or every dimension: ${dims.join(', ')})` });
+      if (m[d] === undefined) ctx.addIssue({ code: 'custom', path: ['model', d], message: `required when no preset is given (give "preset": one of ${Object.keys(presets).join(', ')}, or every dimension: ${dims.join(', ')})` });
     }
   }
-  if (c.model.family === 'decoder') {
+  if (structural === 'decoder') {
     if (c.data.sequenceLength === undefined) ctx.addIssue({ code: 'custom', path: ['data', 'sequenceLength'], message: 'required for decoder-only models (the packed row length, e.g. 128)' });
     for (const k of ['inputsLength', 'targetsLength'] as const) {
       if (c.data[k] !== undefined) ctx.addIssue({ code: 'custom', path: ['data', k], message: 'only for encoder-decoder models; decoder-only models use sequenceLength' });
@@ -254,6 +259,8 @@ export type OptimizerConfig = TrainConfig['optimizer'];
 export type ScheduleConfig = z.output<typeof scheduleSchema>;
 /** The model part. */
 export type ModelConfig = TrainConfig['model'];
+/** Model families a train config can name: dense decoder/encdec and the sparse GLaM/ST-MoE ones. */
+export type ModelFamily = ModelConfig['family'];
 /** The data part. */
 export type DataConfig = TrainConfig['data'];
 
@@ -327,14 +334,15 @@ export function loadTrainConfig(file: string, overrides: Record<string, unknown>
 }
 
 /** The decoder/encdec model config: preset merged with explicit fields, vocabSize defaulting to the tokenizer's. */
-export function resolveModelSpec(m: ModelConfig, tokenizerVocab: number): Record<string, unknown> & { family: 'decoder' | 'encdec' } {
+export function resolveModelSpec(m: ModelConfig, tokenizerVocab: number): Record<string, unknown> & { family: ModelFamily } {
   const { family, preset, ...fields } = m as ModelConfig & { preset?: string };
-  const base = preset === undefined ? {} : family === 'decoder' ? DECODER_LM_PRESETS[preset] : T5_PRESETS[preset];
+  const presets: Record<string, object> = family === 'glam' || family === 'st-moe' ? SPARSE_FAMILIES[family].presets : family === 'decoder' ? DECODER_LM_PRESETS : T5_PRESETS;
+  const base = preset === undefined ? {} : presets[preset];
   const explicit = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
   const spec: Record<string, unknown> = { ...base, ...explicit };
   if (explicit.vocabSize === undefined) spec.vocabSize = tokenizerVocab;
   else if ((explicit.vocabSize as number) < tokenizerVocab) {
     throw new ConfigError(`invalid train config:\n  - model.vocabSize: ${explicit.vocabSize} is smaller than the tokenizer's vocabulary (${tokenizerVocab} ids); leave it out to use the tokenizer's size`, [{ path: 'model.vocabSize', message: 'smaller than the tokenizer vocabulary' }]);
   }
-  return { family, ...spec } as Record<string, unknown> & { family: 'decoder' | 'encdec' };
+  return { family, ...spec } as Record<string, unknown> & { family: ModelFamily };
 }

@@ -18,7 +18,8 @@ import { Array } from '../core/array.js';
 import { random } from '../random/index.js';
 import { writeFileAtomic, type JsonValue } from '../checkpoint/index.js';
 import { matmulParamCount } from './flops.js';
-import { parseTrainConfig, resolveModelSpec, type OptimizerConfig, type ScheduleConfig, type TrainConfig } from './config.js';
+import { parseTrainConfig, resolveModelSpec, type ModelFamily, type OptimizerConfig, type ScheduleConfig, type TrainConfig } from './config.js';
+import { structuralFamily } from '../models/moe_schema.js';
 import { buildData, checkVocab, type TokenizerSpec } from './data.js';
 import { ConfigError, TrainError } from './errors.js';
 import { Trainer, type Batch, type TrainResult } from './trainer.js';
@@ -34,7 +35,7 @@ export interface RunRecord {
   version: 1;
   config: TrainConfig;
   /** The model spec given to `createModel` (family + full config). */
-  model: Record<string, unknown> & { family: 'decoder' | 'encdec' };
+  model: Record<string, unknown> & { family: ModelFamily };
   tokenizer: TokenizerSpec;
 }
 
@@ -81,7 +82,7 @@ export function buildOptimizer(o: OptimizerConfig, steps: number): { optimizer: 
 }
 
 /** Builds the model of a config spec, turning model validation errors into config errors. */
-export function buildModel(spec: Record<string, unknown> & { family: 'decoder' | 'encdec' }): Model {
+export function buildModel(spec: Record<string, unknown> & { family: ModelFamily }): Model {
   try {
     return createModel(spec as unknown as Parameters<typeof createModel>[0]);
   } catch (e) {
@@ -151,7 +152,7 @@ export async function runTraining(config: TrainConfig | unknown, opts: RunOption
     if (changed.length) throw new TrainError(`cannot resume the run in ${outDir} with a different config: ${changed.join(', ')} changed (only ${[...RUN_ONLY_FIELDS].join(', ')} may change); use the original config or another output directory`);
   }
 
-  const family = cfg.model.family;
+  const family = structuralFamily(cfg.model.family);
   const data = await buildData(cfg, family, { baseDir });
   const spec = resolveModelSpec(cfg.model, data.tokenizer.vocabSize);
   const model = buildModel(spec);

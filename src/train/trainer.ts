@@ -38,6 +38,7 @@ import { TrainError } from './errors.js';
 import { ShardedTrainStep, gatherTree, type ShardingOptions } from './sharded.js';
 import { matmulParamCount, measurePeakFlops, trainFlopsPerToken } from './flops.js';
 import { writeLossPlots, type CurvePoint } from './plot.js';
+import { writeMoeLoadHeatmap } from '../models/moe_common.js';
 import { ProgressReporter, readLogRecords, formatDuration, formatRate, type Json, type LogRecord, type OutputStream, type ProgressMode } from './progress.js';
 
 /** A model batch: feature name → Array (int32 [batch, length] for the LM families). */
@@ -276,6 +277,8 @@ export class Trainer<P = any> {
   private evals: EvalResult[] = [];
   private stepFn: Jitted<(params: any, optState: any, batch: Batch, rng: Array, step: Array) => StepOut> | null = null;
   private shardedStep: ShardedTrainStep | null = null;
+  /** The latest step's metrics of a sparse model (per-layer expert loads), for the heatmap. */
+  private lastMoeMetrics: Record<string, number> | null = null;
   private evalFn: Jitted<(params: any, batch: Batch) => { loss: Array; metrics: Record<string, Array> }> | null = null;
   private flopsPerStep: ((b: Batch) => number) | null = null;
   private nParams = 0;
@@ -493,6 +496,7 @@ export class Trainer<P = any> {
     const peak = this.peak();
     if (peak && this.flopsPerStep) m.mfu = this.flopsPerStep(batch) / stepTimeS / peak;
     this.trainCurve.push({ step: this._step, value: loss });
+    if (Object.keys(metrics).some((k) => k.includes('/expert_load/'))) this.lastMoeMetrics = metrics;
     return m;
   }
 
@@ -564,10 +568,18 @@ export class Trainer<P = any> {
     return { path: r.path, bytes: r.bytes, timeS: (performance.now() - t0) / 1000 };
   }
 
-  /** Writes loss.svg (and loss.png) from the run's curves so far. */
+  /**
+   * Writes loss.svg (and loss.png) from the run's curves so far, and for sparse models the
+   * per-layer × per-expert load of the latest step as expert_load.svg/.png (+ .json).
+   */
   writePlots(): { svg?: string; png?: string } {
     const p = this.opts.plots ?? true;
     if (p === false) return {};
+    if (this.lastMoeMetrics) {
+      const title = `expert load at step ${this._step} (share of dispatched tokens)`;
+      writeMoeLoadHeatmap(path.join(this.outDir, 'expert_load.svg'), this.lastMoeMetrics, title);
+      if (p === true) writeMoeLoadHeatmap(path.join(this.outDir, 'expert_load.png'), this.lastMoeMetrics, title);
+    }
     return writeLossPlots(this.outDir, { train: this.trainCurve, eval: this.evals.map((e) => ({ step: e.step, value: e.loss })), title: 'training loss' }, { png: p === true });
   }
 
