@@ -39,7 +39,8 @@ import { checkShape, fmtShape, sizeOf, stridesOf } from '../core/shape.js';
 export type Key = Array;
 
 /** A uint32 array of keys (shape [...num, 2]) that destructures into its rows: `const [a, b] = split(k)`. */
-export type KeyArray = Array & Iterable<Array>;
+/** A batch of keys ([n, …, 2]); Arrays iterate over their first axis, so batches destructure. */
+export type KeyArray = Array;
 
 /** A rectangular window [start, limit) of a random array, per dimension. */
 export interface RandomWindow {
@@ -256,19 +257,6 @@ export function key(seed: number | bigint | Array): Key {
   throw new KeyError(`random.key: the seed must be an integer (number, bigint or int32 scalar array), got ${describe(seed)}`);
 }
 
-/** Makes a [..., 2] array of keys destructurable by rows: `const [a, b] = random.split(key)`. */
-export function asKeyArray(keys: Array): KeyArray {
-  if (typeof (keys as unknown as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function') {
-    Object.defineProperty(keys, Symbol.iterator, {
-      enumerable: false,
-      value: function* (): Generator<Array> {
-        for (let i = 0; i < keys.shape[0]; i++) yield keyAt(keys, i);
-      },
-    });
-  }
-  return keys as KeyArray;
-}
-
 /** Row `i` of a batch of keys (shape [n, ..., 2]), dropping the leading dimension. */
 export function keyAt(keys: Array, i: number): Array {
   if (!(keys instanceof Array) || keys.dtype !== 'uint32' || keys.ndim < 2 || keys.shape[keys.ndim - 1] !== 2) {
@@ -300,7 +288,8 @@ export function split(key: Key, num: number | number[] = 2): KeyArray {
   const shape = checkNum(num);
   const [x0, x1] = bitPairs(key, shape, undefined, 'random.split');
   const col = [...shape, 1];
-  return asKeyArray(lax.concatenate([lax.reshape(x0, col), lax.reshape(x1, col)], shape.length));
+  // Arrays iterate over their first axis, so `const [a, b] = random.split(key)` destructures rows.
+  return lax.concatenate([lax.reshape(x0, col), lax.reshape(x1, col)], shape.length);
 }
 
 /**
