@@ -32,3 +32,4 @@ export {
   evalSpmdReference, Mesh, makeMesh, devicePut, ShardedArray, jitSharded, partition, type Sharding, type MeshShape, type PartitionSpec,
 } from './distributed/index.js';
 export { Trainer, runTraining, parseTrainConfig, loadTrainConfig, loadTrainedModel, generateText, type TrainConfig } from './train/index.js';
+export { extractTaskSubnetwork, exportModelOnnx, writeModelOnnx } from './export/index.js';
