@@ -20,6 +20,47 @@ const positive = z.number().positive();
 const rate = z.number().min(0).lt(1);
 const enumOf = (xs: readonly string[]) => z.enum(xs as [string, ...string[]]);
 
+/**
+ * Dimension and architecture fields shared by the decoder-only families (dense `decoder` and
+ * sparse `glam`) of a train config's `model`; src/train/config.ts builds its dense schemas from
+ * these too, so both stay in step.
+ */
+export const decoderModelFields = {
+  vocabSize: int(1).optional(),
+  dModel: int(1).optional(),
+  numHeads: int(1).optional(),
+  headDim: int(1).optional(),
+  mlpDim: int(1).optional(),
+  numLayers: int(1).optional(),
+  activation: enumOf(MLP_ACTIVATIONS).optional(),
+  positional: z.enum(['learned', 'relative', 'rotary', 'none']).optional(),
+  maxLen: int(1).optional(),
+  tieEmbeddings: z.boolean().optional(),
+  dropoutRate: rate.optional(),
+  normEps: positive.optional(),
+  scaleLogits: z.boolean().optional(),
+  relativeBuckets: int(1).optional(),
+  relativeMaxDistance: int(1).optional(),
+};
+
+/** The same for the encoder-decoder families (dense `encdec`, sparse `st-moe`). */
+export const encdecModelFields = {
+  vocabSize: int(1).optional(),
+  dModel: int(1).optional(),
+  numHeads: int(1).optional(),
+  headDim: int(1).optional(),
+  mlpDim: int(1).optional(),
+  numEncoderLayers: int(1).optional(),
+  numDecoderLayers: int(1).optional(),
+  activation: enumOf(MLP_ACTIVATIONS).optional(),
+  dropoutRate: rate.optional(),
+  relativeBuckets: int(1).optional(),
+  relativeMaxDistance: int(1).optional(),
+  normEps: positive.optional(),
+  tieEmbeddings: z.boolean().optional(),
+  scaleLogits: z.boolean().optional(),
+};
+
 const capacity = {
   capacityFactor: positive.optional(),
   evalCapacityFactor: positive.optional(),
@@ -71,21 +112,7 @@ const moeFields = {
 export const glamModelSchema = z.object({
   family: z.literal('glam'),
   preset: enumOf(Object.keys(GLAM_PRESETS)).optional(),
-  vocabSize: int(1).optional(),
-  dModel: int(1).optional(),
-  numHeads: int(1).optional(),
-  headDim: int(1).optional(),
-  mlpDim: int(1).optional(),
-  numLayers: int(1).optional(),
-  activation: enumOf(MLP_ACTIVATIONS).optional(),
-  positional: z.enum(['learned', 'relative', 'rotary', 'none']).optional(),
-  maxLen: int(1).optional(),
-  tieEmbeddings: z.boolean().optional(),
-  dropoutRate: rate.optional(),
-  normEps: positive.optional(),
-  scaleLogits: z.boolean().optional(),
-  relativeBuckets: int(1).optional(),
-  relativeMaxDistance: int(1).optional(),
+  ...decoderModelFields,
   moeLayers: z.array(int(0)).optional(),
   router: routerSpecSchema.optional(),
   ...moeFields,
@@ -95,20 +122,7 @@ export const glamModelSchema = z.object({
 export const stMoeModelSchema = z.object({
   family: z.literal('st-moe'),
   preset: enumOf(Object.keys(ST_MOE_PRESETS)).optional(),
-  vocabSize: int(1).optional(),
-  dModel: int(1).optional(),
-  numHeads: int(1).optional(),
-  headDim: int(1).optional(),
-  mlpDim: int(1).optional(),
-  numEncoderLayers: int(1).optional(),
-  numDecoderLayers: int(1).optional(),
-  activation: enumOf(MLP_ACTIVATIONS).optional(),
-  dropoutRate: rate.optional(),
-  relativeBuckets: int(1).optional(),
-  relativeMaxDistance: int(1).optional(),
-  normEps: positive.optional(),
-  tieEmbeddings: z.boolean().optional(),
-  scaleLogits: z.boolean().optional(),
+  ...encdecModelFields,
   encoderMoeLayers: z.array(int(0)).optional(),
   decoderMoeLayers: z.array(int(0)).optional(),
   router: routerSpecSchema.optional(),

@@ -11,10 +11,9 @@
 
 import * as fs from 'node:fs';
 import { z } from 'zod';
-import { MLP_ACTIVATIONS } from '../nn/layers.js';
 import { DECODER_LM_PRESETS } from '../models/decoder_lm.js';
 import { T5_PRESETS } from '../models/t5.js';
-import { SPARSE_FAMILIES, glamModelSchema, stMoeModelSchema, structuralFamily } from '../models/moe_schema.js';
+import { SPARSE_FAMILIES, decoderModelFields, encdecModelFields, glamModelSchema, stMoeModelSchema, structuralFamily } from '../models/moe_schema.js';
 import { ConfigError } from './errors.js';
 
 const int = (min: number) => z.number().int().min(min);
@@ -81,41 +80,14 @@ const decoderModel = z.object({
   family: z.literal('decoder'),
   /** A DecoderLM preset; explicit fields override it. */
   preset: enumOf(Object.keys(DECODER_LM_PRESETS)).optional(),
-  vocabSize: int(1).optional(),
-  dModel: int(1).optional(),
-  numHeads: int(1).optional(),
-  headDim: int(1).optional(),
-  mlpDim: int(1).optional(),
-  numLayers: int(1).optional(),
-  activation: enumOf(MLP_ACTIVATIONS).optional(),
-  positional: z.enum(['learned', 'relative', 'rotary', 'none']).optional(),
-  maxLen: int(1).optional(),
-  tieEmbeddings: z.boolean().optional(),
-  dropoutRate: z.number().min(0).lt(1).optional(),
+  ...decoderModelFields,
   norm: z.enum(['rms', 'layer']).optional(),
-  normEps: positive.optional(),
-  scaleLogits: z.boolean().optional(),
-  relativeBuckets: int(1).optional(),
-  relativeMaxDistance: int(1).optional(),
 }).strict();
 
 const encdecModel = z.object({
   family: z.literal('encdec'),
   preset: enumOf(Object.keys(T5_PRESETS)).optional(),
-  vocabSize: int(1).optional(),
-  dModel: int(1).optional(),
-  numHeads: int(1).optional(),
-  headDim: int(1).optional(),
-  mlpDim: int(1).optional(),
-  numEncoderLayers: int(1).optional(),
-  numDecoderLayers: int(1).optional(),
-  activation: enumOf(MLP_ACTIVATIONS).optional(),
-  dropoutRate: z.number().min(0).lt(1).optional(),
-  relativeBuckets: int(1).optional(),
-  relativeMaxDistance: int(1).optional(),
-  normEps: positive.optional(),
-  tieEmbeddings: z.boolean().optional(),
-  scaleLogits: z.boolean().optional(),
+  ...encdecModelFields,
 }).strict();
 
 const modelSchema = z.discriminatedUnion('family', [decoderModel, encdecModel, glamModelSchema, stMoeModelSchema]);
