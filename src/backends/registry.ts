@@ -46,7 +46,8 @@ registerBackend({
           outputs = picked;
         }
         const outs = exe.runSync(inputs, outputs ? { outputs } : {});
-        pool = donate.map((i) => inputs[i]._data).filter((d): d is TypedArray => d !== null && !outs.some((o) => o._data === d));
+        // (shared-memory buffers are never recycled: ONNX Runtime cannot write into them)
+        pool = donate.map((i) => inputs[i]._data).filter((d): d is TypedArray => d !== null && !(d.buffer instanceof SharedArrayBuffer) && !outs.some((o) => o._data === d));
         return outs;
       },
       close: () => exe.close(),

@@ -21,7 +21,7 @@
  */
 
 import type { AbstractValue } from '../core/ir.js';
-import { allocate, type DType, type TypedArray } from '../core/dtype.js';
+import { allocate, dtypeOfTypedArray, type DType, type TypedArray } from '../core/dtype.js';
 import type { CollectiveGroup } from '../core/primitives.js';
 import type { LoweredModel } from '../backends/onnx/lower.js';
 import { chunkRange, collectiveResult, reduceRange } from '../distributed/spmd/collectives.js';
@@ -87,6 +87,21 @@ export interface TestFault {
   hangMs?: number;
 }
 
+/**
+ * Where one device's step time went (ms; absolute times are `performance.timeOrigin +
+ * performance.now()`, comparable across threads).
+ */
+export interface WorkerTiming {
+  /** When the worker started the step (after receiving and deserializing its arguments). */
+  start: number;
+  /** When it finished (before posting its outputs). */
+  end: number;
+  /** Time inside ONNX Runtime segments (including wrapping inputs/outputs). */
+  computeMs: number;
+  /** Time in collectives, including waiting at their barriers for the other devices. */
+  collectiveMs: number;
+}
+
 /** An error as sent from a worker. */
 export interface WireError {
   name: string;
@@ -106,7 +121,7 @@ export type FromWorker =
   | { type: 'ready' }
   | { type: 'loaded'; id: number }
   | { type: 'loadFailed'; id: number; error: WireError }
-  | { type: 'done'; step: number; outputs: TypedArray[] }
+  | { type: 'done'; step: number; outputs: TypedArray[]; timing: WorkerTiming }
   | { type: 'failed'; step: number; error: WireError; aborted: boolean }
   | { type: 'closed' };
 
@@ -162,6 +177,25 @@ export function barrier(ctrl: Int32Array, n: number, sliceMs: number, timeoutMs:
  */
 export function compact(t: TypedArray): TypedArray {
   return t.byteOffset === 0 && t.byteLength === t.buffer.byteLength ? t : t.slice();
+}
+
+/**
+ * `t` in shared memory: itself when it already is a whole SharedArrayBuffer, else a copy into a
+ * new one. Posting a shared array to another thread shares its memory instead of copying it,
+ * which is how step arguments and results move between the main thread and the devices.
+ */
+export function toShared(t: TypedArray): TypedArray {
+  if (t.buffer instanceof SharedArrayBuffer && t.byteOffset === 0 && t.byteLength === t.buffer.byteLength) return t;
+  const out = sharedView(dtypeOfTypedArray(t), new SharedArrayBuffer(Math.max(t.byteLength, 1)), 0, t.length);
+  out.set(t as never);
+  return out;
+}
+
+/** A zero-filled typed array of `len` elements of `dtype` in a new SharedArrayBuffer. */
+export function allocateShared(dtype: DType, len: number): TypedArray {
+  const bytes = DTYPE_BYTES[dtype];
+  if (bytes === undefined) return allocate(dtype, len);
+  return sharedView(dtype, new SharedArrayBuffer(Math.max(len * bytes, 1)), 0, len);
 }
 
 /** A typed view of `len` elements of `dtype` at `byteOffset` of `sab`. */

@@ -5,7 +5,10 @@
  * padding), and `ShardedArray.gather()` puts the global array back together on the host —
  * summing partial (pending-sum) shards in group-rank order with the collectives' kernel, so the
  * result has the same bits as an all_reduce. The shards are ordinary Arrays, one per device in
- * device order, ready to be passed as per-device arguments to `Mesh.run`.
+ * device order, ready to be passed as per-device arguments to `Mesh.run`; their storage is
+ * shared memory (SharedArrayBuffer), as is that of every shard a Mesh step returns, so passing
+ * a step's results to the next step moves no data through the main thread (the devices read
+ * it in place).
  */
 
 import { Array } from '../core/array.js';
@@ -14,6 +17,7 @@ import { ShapeError, ValueError } from '../core/errors.js';
 import { fmtAval } from '../core/ir.js';
 import { shapeEqual, sizeOf } from '../core/shape.js';
 import { copyBox, reduceRange } from '../distributed/spmd/collectives.js';
+import { allocateShared } from './protocol.js';
 import { deviceCoords, groupOf } from '../distributed/spmd/groups.js';
 import { toMeshShape, type MeshLike } from '../distributed/constraint.js';
 import {
@@ -122,7 +126,7 @@ export function devicePut(x: Array, sharding: Sharding | PartitionSpec, mesh?: M
   const shards: Array[] = [];
   for (let d = 0; d < meshSize(s.mesh); d++) {
     const sl = deviceSlice(x.shape, s, d);
-    const data = allocate(x.dtype, sizeOf(per));
+    const data = allocateShared(x.dtype, sizeOf(per));
     copyBox(src, x.shape, sl.start, data, per, zeros, sl.valid);
     shards.push(Array.fromData(data, per, x.dtype));
   }

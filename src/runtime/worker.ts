@@ -13,7 +13,7 @@ import { fmtAval } from '../core/ir.js';
 import { OnnxExecutable } from '../backends/onnx/session.js';
 import { groupOf, meshSize } from '../distributed/spmd/groups.js';
 import {
-  StepAborted, abortStep, compact, runSharedCollective,
+  StepAborted, abortStep, runSharedCollective, toShared,
   type FromWorker, type TestFault, type ToWorker, type WireError, type WireProgram, type WorkerInit,
 } from './protocol.js';
 
@@ -31,6 +31,9 @@ const port = parentPort!;
 const ctrl = new Int32Array(init.control);
 const n = meshSize(init.mesh);
 const programs = new Map<number, Loaded>();
+
+/** Absolute high-resolution time (ms), comparable across threads. */
+const now = () => performance.timeOrigin + performance.now();
 
 function post(msg: FromWorker): void {
   port.postMessage(msg);
@@ -90,10 +93,15 @@ function run(step: number, programId: number, args: TypedArray[], fault: TestFau
     return;
   }
   const w = prog.wire;
+  const start = now();
+  let computeMs = 0;
+  let collectiveMs = 0;
   const env = new Map<number, TypedArray>();
   for (const c of w.constants) env.set(c.id, c.data);
   for (const a of prog.axisIndex) env.set(a.id, a.data);
-  w.inputIds.forEach((id, i) => env.set(id, args[i]));
+  // arguments arrive in shared memory (see toShared); ONNX Runtime needs private buffers, so each
+  // is copied once here rather than at every segment that reads it
+  w.inputIds.forEach((id, i) => env.set(id, args[i].buffer instanceof SharedArrayBuffer ? args[i].slice() : args[i]));
   let where = 'start of step';
   try {
     w.segments.forEach((seg, s) => {
@@ -101,20 +109,24 @@ function run(step: number, programId: number, args: TypedArray[], fault: TestFau
       if (fault) injectFault(fault, s);
       const exe = prog.exes[s];
       if (exe) {
+        const t0 = performance.now();
         const ins = seg.inputIds.map((id) => Array.fromData(env.get(id)!, w.avals[id].shape, w.avals[id].dtype));
         const outs = exe.runSync(ins);
         seg.outputIds.forEach((id, i) => env.set(id, outs[i].concrete()));
+        computeMs += performance.now() - t0;
       }
       const c = seg.collective;
       if (c) {
         const inAval = w.avals[c.inputId];
         where = `${c.prim} on ${fmtAval(inAval)} after segment ${s + 1}${c.source ? ` (made at ${c.source})` : ''}`;
         const g = prog.groups[s]!;
+        const t0 = performance.now();
         const out = runSharedCollective(
           { ctrl, n, device: init.device, members: g.members, rank: g.rank, data: w.data, slotBytes: w.slotBytes, sliceMs: init.sliceMs, timeoutMs: init.collectiveTimeoutMs, what: `device ${init.device}: ${where}` },
           c, inAval, w.avals[c.outputId], env.get(c.inputId)!,
         );
         env.set(c.outputId, out);
+        collectiveMs += performance.now() - t0;
       }
       for (const id of seg.release) env.delete(id);
     });
@@ -125,7 +137,8 @@ function run(step: number, programId: number, args: TypedArray[], fault: TestFau
     post({ type: 'failed', step, error: wireError(e, where), aborted });
     return;
   }
-  post({ type: 'done', step, outputs: w.outputIds.map((id) => compact(env.get(id)!)) });
+  const outputs = w.outputIds.map((id) => toShared(env.get(id)!));
+  post({ type: 'done', step, outputs, timing: { start, end: now(), computeMs, collectiveMs } });
 }
 
 port.on('message', (msg: ToWorker) => {

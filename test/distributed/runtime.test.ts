@@ -12,7 +12,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Array, ShapeDtypeStruct, grad, lax, makeGraph, np } from '../../src/index.js';
+import { Array, ShapeDtypeStruct, grad, jit, lax, makeGraph, np } from '../../src/index.js';
 import { evalSpmdReference, groupParams } from '../../src/distributed/spmd/index.js';
 import { NamedSharding, P, makeSharding } from '../../src/distributed/sharding/index.js';
 import { DeviceError, Mesh, MeshError, ShardedArray, devicePut, makeMesh } from '../../src/runtime/index.js';
@@ -21,7 +21,7 @@ import { Rng, rand, sameBits } from './fixtures/helpers.js';
 let mesh4: Mesh;
 let mesh2: Mesh;
 before(async () => {
-  mesh4 = new Mesh({ data: 2, model: 2 });
+  mesh4 = new Mesh({ data: 2, model: 2 }, { combineCollectives: false }); // the split is pinned below: keep the program's order
   mesh2 = makeMesh({ x: 2 }, { collectiveTimeoutMs: 1000, recoveryGraceMs: 300 });
   await Promise.all([mesh4.ready(), mesh2.ready()]);
 });
@@ -180,6 +180,30 @@ describe('2 devices', () => {
     a.forEach((v, j) => assert.ok(Math.abs(v - b[j]) <= 1e-5 * (1 + Math.abs(b[j])), `grad[${j}]: ${v} vs ${b[j]}`));
   });
 
+
+  test('shards live in shared memory: step results feed the next step and plain jit; the step is profiled', async () => {
+    const g = makeGraph((w: Array, x: Array) => lax.allReduce(np.matmul(x, w), groupParams(mesh2.shape, ['x'])))(new ShapeDtypeStruct([3, 3], 'float32'), new ShapeDtypeStruct([2, 3], 'float32'));
+    const r = new Rng(8);
+    const xs = devicePut(rand(r, [4, 3]), P('x'), mesh2);
+    assert.ok(xs.shards.every((s) => s.concrete().buffer instanceof SharedArrayBuffer), 'devicePut puts shards in shared memory');
+    let w = [0, 1].map(() => rand(r, [3, 3]));
+    const want = evalSpmdReference(g, mesh2.shape, [[w[0], xs.shards[0]], [w[1], xs.shards[1]]]);
+    const got = await mesh2.run(g, [[w[0], xs.shards[0]], [w[1], xs.shards[1]]]);
+    assert.ok(got.every((o) => o[0].concrete().buffer instanceof SharedArrayBuffer), 'step results are in shared memory');
+    const gw = want[0][0].dataSync();
+    got[0][0].dataSync().forEach((v, j) => assert.ok(Math.abs(v - gw[j]) <= 1e-5 * (1 + Math.abs(gw[j]))));
+    // a result passed back in as an argument (read in place by the device), and to jit on the main thread
+    w = [np.reshape(np.concatenate([got[0][0], np.ones([1, 3])]), [3, 3]), np.reshape(np.concatenate([got[1][0], np.ones([1, 3])]), [3, 3])];
+    const again = await mesh2.run(g, [[w[0], got[0][0]], [w[1], got[1][0]]]);
+    const ref = evalSpmdReference(g, mesh2.shape, [[w[0], got[0][0]], [w[1], got[1][0]]]);
+    const rv = ref[1][0].dataSync();
+    again[1][0].dataSync().forEach((v, j) => assert.ok(Math.abs(v - rv[j]) <= 1e-4 * (1 + Math.abs(rv[j]))));
+    const viaJit = jit((a: Array) => np.multiply(a, 2))(got[0][0]);
+    assert.deepEqual([...viaJit.dataSync()], [...got[0][0].dataSync()].map((v) => Math.fround(v * 2)));
+    const prof = mesh2.lastStepProfile;
+    assert.ok(prof && prof.devices.length === 2 && prof.wallMs > 0);
+    for (const d of prof.devices) for (const v of Object.values(d)) assert.ok(Number.isFinite(v) && v >= -1, `profile entry ${v}`);
+  });
   const ring = () =>
     makeGraph((x: Array) => {
       const y = lax.collectivePermute(lax.mul(x, x), { ...groupParams(mesh2.shape, ['x']), pairs: [[0, 1], [1, 0]] });

@@ -61,11 +61,17 @@ function sessionOptions(opts: OnnxSessionOptions): ort.InferenceSession.SessionO
   };
 }
 
-/** An ort Tensor sharing `x`'s storage. */
+/**
+ * An ort Tensor sharing `x`'s storage — or, when that storage is a SharedArrayBuffer (the
+ * shards of a device mesh live in shared memory), a private copy of it: ONNX Runtime's native
+ * binding refuses shared buffers ("Invalid argument").
+ */
 export function toOrtTensor(x: Array, where: string): ort.Tensor {
   const type = ORT_TYPE[x.dtype];
   if (!type) throw new OnnxError(`${where}: dtype ${x.dtype} cannot be passed to ONNX Runtime; convert with astype('float32')`);
-  return new ort.Tensor(type, x.concrete(`pass to ONNX Runtime`) as ort.Tensor.DataTypeMap[typeof type], x.shape);
+  let data = x.concrete(`pass to ONNX Runtime`);
+  if (data.buffer instanceof SharedArrayBuffer) data = data.slice();
+  return new ort.Tensor(type, data as ort.Tensor.DataTypeMap[typeof type], x.shape);
 }
 
 /** A Myriad Array sharing an ort Tensor's storage (checked against the expected aval). */
