@@ -62,7 +62,7 @@ export function measurePeakFlops({ backend = 'onnx', threads = 1, n = 1024, repe
  * (leaves whose dotted path matches one of `exclude`, e.g. learned position embeddings, relative
  * position biases, or an untied input embedding).
  */
-export function matmulParamCount(params: unknown, exclude: readonly RegExp[] = []): number {
+export function matmulParamCount(params: unknown, exclude: readonly RegExp[] = [], scale?: (path: string) => number): number {
   const [leaves, def] = flatten(params);
   const paths = leafPaths(def);
   let n = 0;
@@ -70,9 +70,43 @@ export function matmulParamCount(params: unknown, exclude: readonly RegExp[] = [
     const shape = (l as { shape?: unknown }).shape;
     if (!globalThis.Array.isArray(shape)) return;
     if (exclude.some((re) => re.test(paths[i]))) return;
-    n += shape.reduce((a: number, d: number) => a * d, 1);
+    n += shape.reduce((a: number, d: number) => a * d, 1) * (scale ? scale(paths[i]) : 1);
   });
   return n;
+}
+
+/** What {@link activeParamScale} reads of a sparse model: its MoE layers' routers, by block. */
+interface SparseModelLike {
+  moeLayerNames?: readonly string[];
+  blocks?: readonly { moe: { router: { numExperts: number; expertsPerToken: number } } | null }[];
+  encoderBlocks?: readonly { moe: { router: { numExperts: number; expertsPerToken: number } } | null }[];
+  decoderBlocks?: readonly { moe: { router: { numExperts: number; expertsPerToken: number } } | null }[];
+}
+
+/**
+ * For a sparse (MoE) model, the fraction of each parameter a token activates, by dotted param
+ * path: an MoE layer's expert weights (`…layers_i.moe.experts.…`) count k/E (k = the router's
+ * experts per token — top-k's k, expert choice's capacity factor, task routing's experts per
+ * task), everything else 1; so 6·N·T counts the activated parameters, as the MoE papers' FLOP
+ * figures do. Returns null for a model without MoE layers.
+ */
+export function activeParamScale(model: unknown): ((path: string) => number) | null {
+  const m = model as SparseModelLike;
+  if (!m || !globalThis.Array.isArray(m.moeLayerNames) || m.moeLayerNames.length === 0) return null;
+  const frac = new Map<string, number>();
+  const add = (prefix: string, blocks: SparseModelLike['blocks']) => {
+    blocks?.forEach((b, i) => {
+      if (b.moe) frac.set(`${prefix}layers_${i}.moe.experts.`, Math.min(1, b.moe.router.expertsPerToken / b.moe.router.numExperts));
+    });
+  };
+  add('', m.blocks);
+  add('encoder.', m.encoderBlocks);
+  add('decoder.', m.decoderBlocks);
+  if (frac.size === 0) return null;
+  return (path: string) => {
+    for (const [prefix, f] of frac) if (path.startsWith(prefix)) return f;
+    return 1;
+  };
 }
 
 /** Training FLOPs per token under the 6·N convention. */

@@ -17,7 +17,7 @@ import { ModelError, evalShape } from '../nn/module.js';
 import { Array } from '../core/array.js';
 import { random } from '../random/index.js';
 import { writeFileAtomic, type JsonValue } from '../checkpoint/index.js';
-import { matmulParamCount } from './flops.js';
+import { activeParamScale, matmulParamCount } from './flops.js';
 import { parseTrainConfig, resolveModelSpec, type ModelFamily, type OptimizerConfig, type ScheduleConfig, type TrainConfig } from './config.js';
 import { structuralFamily } from '../models/moe_schema.js';
 import { buildData, checkVocab, type TokenizerSpec } from './data.js';
@@ -174,12 +174,17 @@ export async function runTraining(config: TrainConfig | unknown, opts: RunOption
   const exclude = [/(^|\.)pos_embedder\./, /(^|\.)relpos_bias\./, ...(tied ? [] : [/^token_embedder\./])];
   let flopsPerStep: ((b: Batch) => number) | undefined;
   let tokensPerBatch: ((b: Batch) => number) | undefined;
+  // sparse models count each expert weight at the fraction of tokens that activate it (k/E)
+  const scale = activeParamScale(model) ?? undefined;
   if (family === 'encdec') {
     const p = evalShape((k: Array) => model.init(k), random.key(0)) as Record<string, unknown>;
-    const nEnc = matmulParamCount({ encoder: p.encoder }, exclude);
-    const nDec = matmulParamCount({ decoder: p.decoder, ...(tied ? { token_embedder: p.token_embedder } : {}) }, exclude);
+    const nEnc = matmulParamCount({ encoder: p.encoder }, exclude, scale);
+    const nDec = matmulParamCount({ decoder: p.decoder, ...(tied ? { token_embedder: p.token_embedder } : {}) }, exclude, scale);
     tokensPerBatch = (b) => b.decoder_target_tokens.size + (b.encoder_input_tokens?.size ?? 0);
     flopsPerStep = (b) => 6 * (nEnc * (b.encoder_input_tokens?.size ?? 0) + nDec * b.decoder_target_tokens.size);
+  } else if (scale) {
+    const n = matmulParamCount(evalShape((k: Array) => model.init(k), random.key(0)), exclude, scale);
+    flopsPerStep = (b) => 6 * n * b.decoder_target_tokens.size;
   }
   const trainer = new Trainer({
     model: model as never,

@@ -36,3 +36,28 @@ test('sparse configs are validated like dense ones', () => {
     data: { source: { kind: 'udhr' }, tokenizer: { kind: 'byte' }, sequenceLength: 32, batchSize: 4 }, steps: 1, outDir: 'x',
   }), /model\.dModel: required when no preset is given/);
 });
+
+test('MFU of sparse models counts each expert weight at k/E (activated parameters)', async () => {
+  const { activeParamScale, matmulParamCount } = await import('../../src/train/flops.js');
+  const models = await import('../../src/models/index.js');
+  const { evalShape } = await import('../../src/nn/module.js');
+  const { random } = await import('../../src/index.js');
+  const glam = models.GLaM('tiny');
+  const scale = activeParamScale(glam);
+  assert.ok(scale, 'a GLaM model has MoE layers');
+  const E = glam.blocks.find((b) => b.moe)!.moe!.router.numExperts;
+  assert.equal(scale('layers_1.moe.experts.wo.kernel'), 2 / E, 'top-2 of E experts');
+  assert.equal(scale('layers_1.moe.router.kernel'), 1);
+  assert.equal(scale('layers_0.mlp.wo.kernel'), 1);
+  const p = evalShape((k: never) => glam.init(k), random.key(0));
+  const full = matmulParamCount(p);
+  const active = matmulParamCount(p, [], scale);
+  const expert = matmulParamCount(p, [/^(?!.*\.moe\.experts\.)/]);
+  assert.ok(expert > 0);
+  assert.ok(Math.abs(active - (full - expert + (expert * 2) / E)) < 1e-6 * full, `${active} vs ${full} − ${expert}·(1 − 2/${E})`);
+  const st = models.STMoE('tiny');
+  const s2 = activeParamScale(st)!;
+  const enc = st.encoderBlocks.find((b) => b.moe)!.moe!.router;
+  assert.equal(s2('encoder.layers_3.moe.experts.wi_0.kernel'), Math.min(1, enc.expertsPerToken / enc.numExperts));
+  assert.equal(activeParamScale(models.DecoderLM('tiny')), null, 'dense models are not scaled');
+});
