@@ -12,8 +12,9 @@
  *      all-reduce 2(k−1)/k·L, reduce-scatter and all-to-all (k−1)/k·L, all-gather (k−1)·L,
  *      permute L), for data-parallel (MLP training step), model-parallel (Megatron MLP forward)
  *      and expert-parallel (MoE dispatch/combine forward) layouts, next to the analytic count.
- * (a) interleaves the three setups' steps (blocks of 2) so background load hits them alike, and
- * checks that their losses agree step by step. Prints tables; `--json <file>` writes every number. The machine may be shared: the 1-minute
+ * (a) interleaves the three setups' steps (blocks of 2) so background load hits them alike,
+ * checks that their losses agree step by step, and prints where a mesh step's time goes
+ * (`mesh.lastStepProfile`). Prints tables; `--json <file>` writes every number. The machine may be shared: the 1-minute
  * load average is printed before and after.
  */
 
@@ -26,7 +27,7 @@ import { withShardingConstraint } from '../src/distributed/constraint.js';
 import { NamedSharding, P, makeMeshShape, replicated, type MeshShape } from '../src/distributed/sharding/index.js';
 import { splitAtCollectives } from '../src/distributed/spmd/split.js';
 import { lowerGraph } from '../src/backends/onnx/index.js';
-import { Mesh, ShardedArray, devicePut } from '../src/runtime/index.js';
+import { Mesh, ShardedArray, devicePut, type StepProfile } from '../src/runtime/index.js';
 import { BenchCheckError, fmt, loadAverage, machineInfo, median, normal, rng, table, timeInterleaved } from './common.js';
 
 const args = process.argv.slice(2);
@@ -87,8 +88,10 @@ async function throughput() {
       const o = await f(p as Mlp, xs as never, ys as never);
       losses[key].push(Number((o.loss as ShardedArray).gather().item()));
       p = o.p;
+      if (mesh.lastStepProfile) profiles[key].push(mesh.lastStepProfile);
     };
   };
+  const profiles: Record<string, StepProfile[]> = { mesh1: [], mesh2: [] };
   const m1 = await onMesh(1, 'mesh1');
   const m2 = await onMesh(2, 'mesh2');
   // interleaved in blocks of 2 so that background load hits every setup alike
@@ -104,12 +107,18 @@ async function throughput() {
     }
   }
   const [tJit, t1, t2] = [median(tj) / 1000, median(t1s) / 1000, median(t2s) / 1000];
+  // where a mesh step's time goes: medians over steps of the slowest device's share of each part
+  const breakdown = (ps: StepProfile[]) => {
+    const part = (k: 'sendMs' | 'computeMs' | 'collectiveMs' | 'returnMs') => median(ps.map((q) => Math.max(...q.devices.map((d) => d[k]))));
+    return { wallMs: median(ps.map((q) => q.wallMs)), sendMs: part('sendMs'), computeMs: part('computeMs'), collectiveMs: part('collectiveMs'), returnMs: part('returnMs') };
+  };
   return {
     model: `MLP ${dims.join('→')} (tanh), batch ${B}, SGD; ${(flops / 1e9).toFixed(2)} GFLOP/step`,
     reps,
     jit1: { stepS: tJit, samplesPerS: B / tJit, gflops: flops / tJit / 1e9 },
     mesh1: { stepS: t1, samplesPerS: B / t1, gflops: flops / t1 / 1e9 },
     mesh2: { stepS: t2, samplesPerS: B / t2, gflops: flops / t2 / 1e9 },
+    profile: { mesh1: breakdown(profiles.mesh1), mesh2: breakdown(profiles.mesh2) },
     speedupVsMesh1: t1 / t2,
     speedupVsJit: tJit / t2,
     lossesAgreeSteps: n,
@@ -246,6 +255,11 @@ async function main() {
       ['Mesh data=2 (2 workers)', fmt(tp.mesh2.stepS * 1000), fmt(tp.mesh2.samplesPerS), fmt(tp.mesh2.gflops)],
     ]));
     console.log(`speed-up 2 devices vs Mesh data=1: ${tp.speedupVsMesh1.toFixed(2)}×; vs jit: ${tp.speedupVsJit.toFixed(2)}× (target ≥ 1.7×)`);
+    console.log('where a mesh step goes (ms, medians; slowest device): args → device, ONNX Runtime, collectives (incl. waiting), results → main');
+    console.log(table(['setup', 'step', 'send', 'compute', 'collectives', 'return'], (['mesh1', 'mesh2'] as const).map((k) => {
+      const b = tp.profile[k];
+      return [k === 'mesh1' ? 'Mesh data=1' : 'Mesh data=2', fmt(b.wallMs), fmt(b.sendMs), fmt(b.computeMs), fmt(b.collectiveMs), fmt(b.returnMs)];
+    })));
   }
   const ct = only.includes('b') ? compileTime() : null;
   if (ct) {
