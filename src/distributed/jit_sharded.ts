@@ -91,8 +91,14 @@ interface Entry {
   outTree: TreeDef;
 }
 
+/**
+ * Whether a spec-tree node is one PartitionSpec (entries: axis names, non-empty lists of axis
+ * names, null) rather than a list of specs. `P(...)` never makes an empty-list entry (it writes
+ * null), so a list with an empty-list element — `[[], []]` — is read as a list of specs (two
+ * replicated arguments), not as one spec.
+ */
 function isPartitionSpec(x: unknown): x is PartitionSpec {
-  return globalThis.Array.isArray(x) && x.every((e) => e === null || e === undefined || typeof e === 'string' || (globalThis.Array.isArray(e) && e.every((s) => typeof s === 'string')));
+  return globalThis.Array.isArray(x) && x.every((e) => e === null || e === undefined || typeof e === 'string' || (globalThis.Array.isArray(e) && e.length > 0 && e.every((s) => typeof s === 'string')));
 }
 
 function isNames(x: unknown): x is { names: (string | null)[] } {

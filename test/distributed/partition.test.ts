@@ -293,6 +293,13 @@ describe('jitSharded', () => {
     assertClose(await f(p, x), mm(np.maximum(mm(x, p.w1), 0), p.w2));
   });
 
+  test('a spec list of empty specs ([[], []]) is one replicated spec per leaf, not one PartitionSpec', () => {
+    const f = jitSharded((ab: Array[], x: Array) => np.add(np.multiply(ab[0], ab[1]), x), { mesh, backend: 'spmd-reference', inShardings: [[[], []], P('data')] });
+    const r = new Rng(2);
+    const low = f.lower([rand(r, []), rand(r, [])], rand(r, [4]));
+    assert.deepEqual(low.partitioned.inShardings.map((s) => shardingToString(s)), ['P()', 'P()', "P('data')"]);
+  });
+
   test('errors say what and how', async () => {
     assert.throws(() => jitSharded((x: Array) => x, { mesh }), /needs a runtime Mesh.*spmd-reference/);
     const f = jitSharded((x: Array) => x, { mesh, backend: 'spmd-reference', inShardings: [new LogicalAxes('batch')] });
