@@ -8,7 +8,9 @@
  * `decoder_input_tokens` (targets shifted right within each packed segment, start id 0),
  * `decoder_segment_ids` (1, 2, … per packed example, 0 on padding), `decoder_positions`,
  * `decoder_loss_weights`, `decoder_causal_attention` (prefix LM), and `encoder_input_tokens`,
- * `encoder_segment_ids`, `encoder_positions`.
+ * `encoder_segment_ids`, `encoder_positions`. Task-routed (Task-MoE) models also read task ids:
+ * per token, `decoder_task_ids` / `encoder_task_ids` [B, L] (what the converters emit, so packed
+ * rows may mix tasks; padding holds 0), or per example, `task_ids` [B]; see {@link tokenTaskIds}.
  */
 
 import { Array } from '../core/array.js';
@@ -61,6 +63,22 @@ function checkFeature(v: unknown, name: string, where: string, shape?: readonly 
   if (v.ndim !== 2) throw new ModelError(`${where}: feature ${name} must be [batch, length], got shape [${v.shape.join(', ')}]`);
   if (v.dtype !== 'int32' && v.dtype !== 'float32' && v.dtype !== 'float64') throw new ModelError(`${where}: feature ${name} must be int32 (or float for weights), got ${v.dtype}`);
   if (shape && (v.shape[0] !== shape[0] || v.shape[1] !== shape[1])) throw new ModelError(`${where}: feature ${name} has shape [${v.shape.join(', ')}] but [${shape.join(', ')}] was expected (all decoder features share one shape)`);
+  return v;
+}
+
+/** The per-token task id features the data pipeline emits for task-routed models, per stack. */
+export const TASK_ID_FEATURES = { decoder: 'decoder_task_ids', encoder: 'encoder_task_ids' } as const;
+
+/**
+ * The per-token task ids of one stack (`decoder_task_ids` or `encoder_task_ids`: int32 [B, L],
+ * each token's example's task id, as the seqio converters emit them), or undefined when the batch
+ * has none. A batch that also carries per-example `task_ids` is refused: the two could disagree.
+ */
+export function tokenTaskIds(batch: Batch, name: (typeof TASK_ID_FEATURES)[keyof typeof TASK_ID_FEATURES], shape: readonly number[], where: string): Array | undefined {
+  const v = optionalFeature(batch, name, where, shape);
+  if (v === undefined) return undefined;
+  if (v.dtype !== 'int32') throw new ModelError(`${where}: ${name} must be int32 (one task id per token), got ${v.dtype}`);
+  if (batch.task_ids !== undefined) throw new ModelError(`${where}: the batch has both per-token ${name} and per-example task_ids; give one (the data pipeline emits ${name})`);
   return v;
 }
 

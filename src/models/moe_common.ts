@@ -445,7 +445,8 @@ export interface TaskRoutedModel extends Model {
 
 /**
  * A view of a task-routed model with fixed task ids (one per row, or one for all rows): `apply`
- * and `loss` add `task_ids` to batches that lack them and `initDecodeCache` passes them, so the
+ * and `loss` add `task_ids` to batches that carry no task ids of their own (`task_ids`, or the
+ * pipeline's per-token `decoder_task_ids` / `encoder_task_ids`) and `initDecodeCache` passes them, so the
  * generic helpers (`generateTokens`, `beamSearch`, `scoreTargets`, the trainer) can drive it.
  */
 export function bindTaskIds(model: TaskRoutedModel, ids: number | readonly number[]): Model {
@@ -456,7 +457,8 @@ export function bindTaskIds(model: TaskRoutedModel, ids: number | readonly numbe
     return Array.fromData(Int32Array.from(list), [B], 'int32');
   };
   const withIds = (batch: Batch): Batch => {
-    if (batch.task_ids !== undefined) return batch;
+    // batches that carry their own ids (per example, or per token from the data pipeline) keep them
+    if (batch.task_ids !== undefined || batch.decoder_task_ids !== undefined || batch.encoder_task_ids !== undefined) return batch;
     const first = batch.decoder_input_tokens ?? batch.encoder_input_tokens;
     if (!first) throw new ModelError('bindTaskIds: the batch has no decoder_input_tokens to size the task ids from');
     return { ...batch, task_ids: idsFor(first.shape[0]) };

@@ -8,8 +8,10 @@
  * (coefficients 1e-2 and 1e-3) and returns the routing metrics (src/models/moe_common.ts).
  *
  * Routers: token choice (any k), or task routing (Task-MoE: `router: { kind: 'task', numTasks,
- * k }`, the batch then carries `task_ids` int32 [B]). Expert choice is refused: it would let a
- * token's routing depend on later tokens in a causal decoder (MoeLayer's `causal` check).
+ * k }`; the batch then carries `decoder_task_ids` int32 [B, L] — each token's task id, what the
+ * data pipeline emits for packed rows that may mix tasks — or `task_ids` int32 [B], one id per
+ * example). Expert choice is refused: it would let a token's routing depend on later tokens in a
+ * causal decoder (MoeLayer's `causal` check).
  *
  * Decoding keeps a KV cache per layer; MoE layers decode without dropping tokens (groups are the
  * tokens fed for one row, capacity = group size), so greedy decoding with the cache equals
@@ -29,7 +31,7 @@ import { cast, Dense, Embed, MLP_ACTIVATIONS, type DenseParams, type EmbedParams
 import { dropout, foldKey, initializers, ModelError, positiveInt, rateIn01, subKey, type AxesTree } from '../nn/module.js';
 import type { RouterSpec } from '../nn/moe/layer.js';
 import { makeNorm, type DecoderLayerCache } from '../nn/transformer.js';
-import { bool, crossEntropyLoss, feature, noUnknownKeys, oneOf, optionalFeature, type Batch, type DecodeCache, type LossOutput, type Model, type ModelApplyOptions, type StepOutput } from './common.js';
+import { bool, crossEntropyLoss, feature, noUnknownKeys, oneOf, optionalFeature, tokenTaskIds, type Batch, type DecodeCache, type LossOutput, type Model, type ModelApplyOptions, type StepOutput } from './common.js';
 import {
   batchTaskIds,
   decodeTaskIds,
@@ -254,7 +256,12 @@ export function GLaM(configOrPreset: GlamConfig | string): GlamModel {
     const seg = optionalFeature(batch, 'decoder_segment_ids', where, [B, L]);
     const pos = optionalFeature(batch, 'decoder_positions', where, [B, L]);
     const causalAttention = optionalFeature(batch, 'decoder_causal_attention', where, [B, L]);
-    const taskId = batchTaskIds(batch, B, L, taskRouted && moeLayerNames.length > 0, where);
+    const needsTasks = taskRouted && moeLayerNames.length > 0;
+    const tokenTasks = needsTasks ? tokenTaskIds(batch, 'decoder_task_ids', [B, L], where) : undefined;
+    if (needsTasks && tokenTasks === undefined && batch.task_ids === undefined) {
+      throw new ModelError(`${where}: this model routes by task; the batch needs task_ids (int32 [batch], one per example) or decoder_task_ids (int32 [batch, length], each token's task id, as the data pipeline emits)`);
+    }
+    const taskId = tokenTasks ?? batchTaskIds(batch, B, L, needsTasks, where);
     const train = opts.train ?? false;
     if (train && c.dropoutRate + c.moe.expertDropoutRate > 0 && !opts.key) throw new ModelError(`${where}: training with dropout needs { key }`);
     const positions = pos ? cast(pos, 'int32') : lax.iota('int32', [1, L], 1);

@@ -12,7 +12,9 @@
  * bidirectional, so seeing the whole group is legitimate there. The decoder refuses expert choice
  * with a clear error (its routing would read future tokens). Task routing (Task-MoE):
  * `router: { kind: 'task', numTasks, k }` applies to both stacks (or set `encoderRouter` /
- * `decoderRouter` separately); batches then carry `task_ids` int32 [B].
+ * `decoderRouter` separately); batches then carry per-token `encoder_task_ids` [B, Le] and
+ * `decoder_task_ids` [B, L] (what the data pipeline emits; packed rows may mix tasks) or one
+ * `task_ids` int32 [B] per example.
  *
  * Decoding encodes once, projects each decoder layer's cross-attention memory once, and runs one
  * step per token; decoder MoE layers decode without dropping tokens (see moe_common.ts).
@@ -29,7 +31,7 @@ import { cast, Dense, Embed, MLP_ACTIVATIONS, type DenseParams, type EmbedParams
 import { dropout, foldKey, ModelError, positiveInt, rateIn01, subKey, type AxesTree } from '../nn/module.js';
 import type { RouterSpec } from '../nn/moe/layer.js';
 import { makeNorm, type DecoderLayerCache } from '../nn/transformer.js';
-import { bool, crossEntropyLoss, feature, noUnknownKeys, oneOf, optionalFeature, type Batch, type DecodeCache, type LossOutput, type Model, type ModelApplyOptions, type StepOutput } from './common.js';
+import { bool, crossEntropyLoss, feature, noUnknownKeys, oneOf, optionalFeature, tokenTaskIds, type Batch, type DecodeCache, type LossOutput, type Model, type ModelApplyOptions, type StepOutput } from './common.js';
 import {
   batchTaskIds,
   decodeTaskIds,
@@ -245,7 +247,7 @@ export function STMoE(configOrPreset: StMoeConfig | string): StMoeModel {
     const train = checkTrain(opts, where);
     const L = tokens.shape[1];
     const key = opts.key;
-    if (taskRouted && c.encoderMoeLayers.length > 0 && !opts.taskIds) throw new ModelError(`${where}: this model routes by task; pass taskIds (int32 [batch])`);
+    if (taskRouted && c.encoderMoeLayers.length > 0 && !opts.taskIds) throw new ModelError(`${where}: this model routes by task; pass taskIds (int32 [batch], or [batch, length] per token)`);
     let x = embed.apply(params.token_embedder, cast(tokens, 'int32'));
     x = dropout(x, { rate: c.dropoutRate, deterministic: !train, key: subKey(key, 0) });
     const valid = opts.segmentIds ? np.greater(opts.segmentIds, 0) : np.greater(tokens, 0);
@@ -276,10 +278,16 @@ export function STMoE(configOrPreset: StMoeConfig | string): StMoeModel {
     const targets = optionalFeature(batch, 'decoder_target_tokens', where, [B, L]);
     const decSeg = optionalFeature(batch, 'decoder_segment_ids', where, [B, L]);
     if ((encSeg === undefined) !== (decSeg === undefined)) throw new ModelError(`${where}: packed batches need both encoder_segment_ids and decoder_segment_ids`);
-    const taskIds = batchTaskIds(batch, B, null, taskRouted, where);
+    const encTasks = taskRouted ? tokenTaskIds(batch, 'encoder_task_ids', encTokens.shape, where) : undefined;
+    const decTasks = taskRouted ? tokenTaskIds(batch, 'decoder_task_ids', [B, L], where) : undefined;
+    if ((encTasks === undefined) !== (decTasks === undefined)) throw new ModelError(`${where}: per-token task ids come in pairs: give both encoder_task_ids and decoder_task_ids (the data pipeline emits both), or one task_ids [batch]`);
+    if (taskRouted && decTasks === undefined && batch.task_ids === undefined) {
+      throw new ModelError(`${where}: this model routes by task; the batch needs task_ids (int32 [batch], one per example) or encoder_task_ids and decoder_task_ids (int32, each token's task id, as the data pipeline emits)`);
+    }
+    const taskIds = decTasks === undefined ? batchTaskIds(batch, B, null, taskRouted, where) : undefined;
     const train = checkTrain(opts, where);
     const key = opts.key;
-    const enc = encode(params, encTokens, { segmentIds: encSeg, train, key: subKey(key, 7), taskIds });
+    const enc = encode(params, encTokens, { segmentIds: encSeg, train, key: subKey(key, 7), taskIds: encTasks ?? taskIds });
     let x = embed.apply(params.token_embedder, cast(decInputs, 'int32'));
     x = dropout(x, { rate: c.dropoutRate, deterministic: !train, key: subKey(key, 0) });
     const validB = decSeg ? np.greater(decSeg, 0) : targets ? np.greater(targets, 0) : null;
@@ -290,7 +298,7 @@ export function STMoE(configOrPreset: StMoeConfig | string): StMoeModel {
     const crossBias = maskToBias(crossMask, x.dtype);
     const moe = [...enc.moe];
     decoderBlocks.forEach((b, i) => {
-      const r = b.apply(params.decoder[decNames[i]] as SparseBlockParams, x, { bias: selfBias, crossBias, encoded: enc.encoded, train, key: subKey(key, 1000 + i), paddingMask: validB ?? undefined, taskId: taskIds });
+      const r = b.apply(params.decoder[decNames[i]] as SparseBlockParams, x, { bias: selfBias, crossBias, encoded: enc.encoded, train, key: subKey(key, 1000 + i), paddingMask: validB ?? undefined, taskId: decTasks ?? taskIds });
       x = r.y;
       if (r.moe) moe.push({ name: `decoder/${decNames[i]}`, out: r.moe });
     });

@@ -1,7 +1,8 @@
 /**
  * The train config: a zod schema for what `myriad train --config <file.json>` reads — the model
  * (family plus a preset and/or explicit dimensions), the optimizer and its learning-rate schedule,
- * the data (a built-in corpus, a text corpus, a seqio task or mixture; the tokenizer; sequence
+ * the data (a built-in corpus, a text corpus, a seqio task or mixture, or a mixture of named
+ * tasks — the multi-task sources a task-routed Task-MoE model needs; the tokenizer; sequence
  * lengths; batch size), the number of steps, evaluation and checkpoint cadence, seed and output
  * directory. `parseTrainConfig` validates a value and throws a `ConfigError` listing every
  * problem with the field's path (`optimizer.learningRate.warmupSteps`) and what was expected;
@@ -122,6 +123,15 @@ const sourceSchema = z.discriminatedUnion('kind', [
   }).strict(),
   z.object({ kind: z.literal('task'), name: z.string().min(1) }).strict(),
   z.object({ kind: z.literal('mixture'), name: z.string().min(1) }).strict(),
+  z.object({
+    kind: z.literal('tasks'),
+    /** Seqio / Flan task names (e.g. "modular_arithmetic_zs_noopt"), mixed examples-proportionally. */
+    names: z.array(z.string().min(1)).min(1),
+    /** Cap on each task's examples-proportional weight (default: none). */
+    cap: int(1).optional(),
+    /** Mixing temperature (weights become size^(1/T); default 1). */
+    temperature: positive.optional(),
+  }).strict(),
 ]);
 
 const tokenizerSchema = z.discriminatedUnion('kind', [
@@ -219,7 +229,30 @@ export const trainConfigSchema = z.object({
   if (c.data.batchSize % c.microbatches !== 0) ctx.addIssue({ code: 'custom', path: ['microbatches'], message: `must divide data.batchSize (${c.data.batchSize})` });
   if (c.data.source.kind === 'text' && c.data.mode !== undefined && c.data.mode !== 'lm') ctx.addIssue({ code: 'custom', path: ['data', 'mode'], message: 'a text corpus has only targets; use "lm"' });
   if (c.data.source.kind === 'udhr' && c.data.mode !== undefined && c.data.mode !== 'lm') ctx.addIssue({ code: 'custom', path: ['data', 'mode'], message: 'the UDHR corpus has only targets; use "lm"' });
+  if (c.data.source.kind === 'tasks' && new Set(c.data.source.names).size !== c.data.source.names.length) ctx.addIssue({ code: 'custom', path: ['data', 'source', 'names'], message: 'names a task twice' });
+  const routers = taskRouters(c.model);
+  if (routers.length) {
+    const kind = c.data.source.kind;
+    if (kind === 'udhr' || kind === 'text' || kind === 'task') {
+      ctx.addIssue({ code: 'custom', path: ['data', 'source', 'kind'], message: `${routers[0].path} routes by task (Task-MoE), which needs examples of several tasks: use a "mixture" source or a "tasks" source listing at least two tasks, not "${kind}" (one task: every token would go to the same experts)` });
+    }
+  }
 });
+
+/**
+ * The task routers of a model config (`router`, `encoderRouter`, `decoderRouter` of kind 'task'),
+ * with their config paths; empty when the model does not route by task.
+ */
+export function taskRouters(model: unknown): { path: string; numTasks: number }[] {
+  const m = model as Record<string, unknown>;
+  if (m.family !== 'glam' && m.family !== 'st-moe') return [];
+  const out: { path: string; numTasks: number }[] = [];
+  for (const k of ['router', 'encoderRouter', 'decoderRouter']) {
+    const r = m[k] as { kind?: string; numTasks?: number } | undefined;
+    if (r && r.kind === 'task' && typeof r.numTasks === 'number') out.push({ path: `model.${k}`, numTasks: r.numTasks });
+  }
+  return out;
+}
 
 /** A validated train config with defaults filled in. */
 export type TrainConfig = z.output<typeof trainConfigSchema>;

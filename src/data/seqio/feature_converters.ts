@@ -13,7 +13,10 @@
  * Every row carries `*_segment_ids` (1, 2, … per packed example, 0 on padding), `*_positions` that
  * restart at 0 in each segment, `decoder_input_tokens` = targets shifted right *within each segment*
  * (decoder start id 0 at each segment start), and `decoder_loss_weights` (0 on padding, and for
- * decoder-only on inputs). Rows are grouped into batches `{feature: {data: Int32Array, shape: [B, L]}}`
+ * decoder-only on inputs). Given a `TaskIdMap` (option `taskIds`, for task-routed Task-MoE models)
+ * rows also carry `decoder_task_ids` (and `encoder_task_ids`): every token holds the task id of its
+ * own example, so a packed row may mix tasks; padding holds 0 (padding is masked out of the
+ * losses, the routing metrics and attention, so its id only has to be a valid one). Rows are grouped into batches `{feature: {data: Int32Array, shape: [B, L]}}`
  * whose stream is resumable from a plain-JSON position. `selfAttentionMask`/`crossAttentionMask`
  * build the masks the model must use, and `checkPackedBatch` verifies all of the invariants above.
  */
@@ -21,6 +24,7 @@
 import type { Example } from './types.js';
 import { DataError } from './errors.js';
 import { Dataset, type BatchPosition, type ResumableIterator, type StreamPosition } from './stream.js';
+import type { TaskIdMap } from './task_ids.js';
 
 /** A 2-D int32 array in row-major order. */
 export interface IntArray2D {
@@ -75,11 +79,33 @@ export abstract class FeatureConverter {
   readonly pack: boolean;
   readonly overflow: OverflowPolicy;
   readonly stats: ConverterStats = { examples: 0, rows: 0, truncated: 0, tokens: 0, slots: 0 };
+  /** Task ids of examples (rows then carry `*_task_ids`), or null. */
+  readonly taskIds: TaskIdMap | null;
 
-  constructor(opts: { pack?: boolean; overflow?: OverflowPolicy }) {
+  constructor(opts: { pack?: boolean; overflow?: OverflowPolicy; taskIds?: TaskIdMap }) {
     this.pack = opts.pack ?? true;
     this.overflow = opts.overflow ?? 'truncate';
     if (this.overflow !== 'truncate' && this.overflow !== 'error') throw new DataError(`FeatureConverter: overflow must be 'truncate' or 'error', got ${JSON.stringify(opts.overflow)}`);
+    const t = opts.taskIds;
+    if (t !== undefined && (t === null || typeof t.idOf !== 'function' || !Number.isInteger(t.numTasks) || t.numTasks < 1 || typeof t.describe !== 'string')) {
+      throw new DataError('FeatureConverter: taskIds must be a TaskIdMap (from taskIdsByTask or taskIdsByMeta)');
+    }
+    this.taskIds = t ?? null;
+  }
+
+  /** The task id of an example (validated against the map's range); 0 without a map. */
+  protected taskIdOf(ex: Example, converter: string): number {
+    if (this.taskIds === null) return 0;
+    const id = this.taskIds.idOf(ex);
+    if (!Number.isInteger(id) || id < 0 || id >= this.taskIds.numTasks) {
+      throw new DataError(`${converter}: task id ${JSON.stringify(id)} of an example is outside 0..${this.taskIds.numTasks - 1} (${this.taskIds.describe})`);
+    }
+    return id;
+  }
+
+  /** The `describe()` suffix naming the task-id map. */
+  protected describeTaskIds(): string {
+    return this.taskIds === null ? '' : `,taskIds=${this.taskIds.describe}`;
   }
 
   /** Model feature name → row length. */
@@ -273,9 +299,11 @@ export interface DecoderOnlyOptions {
   overflow?: OverflowPolicy;
   /** Decoder start id (default 0, as in T5). */
   decoderStartId?: number;
+  /** Emit `decoder_task_ids` (each token: its example's task id; padding 0). */
+  taskIds?: TaskIdMap;
 }
 
-/** Decoder-only (causal or prefix) LM rows. Features: decoder_{target_tokens,input_tokens,segment_ids,positions,loss_weights}[, decoder_causal_attention]. */
+/** Decoder-only (causal or prefix) LM rows. Features: decoder_{target_tokens,input_tokens,segment_ids,positions,loss_weights}[, decoder_causal_attention][, decoder_task_ids]. */
 export class DecoderOnlyConverter extends FeatureConverter {
   readonly length: number;
   readonly mode: 'lm' | 'concat' | 'prefix-lm';
@@ -294,11 +322,12 @@ export class DecoderOnlyConverter extends FeatureConverter {
     this.decoderStartId = opts.decoderStartId ?? 0;
     const names = ['decoder_target_tokens', 'decoder_input_tokens', 'decoder_segment_ids', 'decoder_positions', 'decoder_loss_weights'];
     if (this.mode === 'prefix-lm') names.push('decoder_causal_attention');
+    if (this.taskIds !== null) names.push('decoder_task_ids');
     this.featureLengths = Object.fromEntries(names.map((n) => [n, this.length]));
   }
 
   describe(): string {
-    return `DecoderOnly(mode=${this.mode},length=${this.length},pack=${this.pack},lossOnTargetsOnly=${this.lossOnTargetsOnly},overflow=${this.overflow},start=${this.decoderStartId})`;
+    return `DecoderOnly(mode=${this.mode},length=${this.length},pack=${this.pack},lossOnTargetsOnly=${this.lossOnTargetsOnly},overflow=${this.overflow},start=${this.decoderStartId}${this.describeTaskIds()})`;
   }
 
   private parts(ex: Example): { inputs: number[]; targets: number[] } {
@@ -314,6 +343,7 @@ export class DecoderOnlyConverter extends FeatureConverter {
     const pos = new Int32Array(L);
     const loss = new Int32Array(L);
     const causal = new Int32Array(L);
+    const tids = new Int32Array(L);
     let used = 0;
     let count = 0;
     return {
@@ -327,6 +357,7 @@ export class DecoderOnlyConverter extends FeatureConverter {
       },
       add: (ex) => {
         const { inputs, targets } = this.parts(ex);
+        const tid = this.taskIdOf(ex, 'DecoderOnlyConverter');
         let n = inputs.length + targets.length;
         if (n > this.longest) this.longest = n;
         if (used + n > L) {
@@ -346,6 +377,7 @@ export class DecoderOnlyConverter extends FeatureConverter {
           loss[i] = isInput && this.lossOnTargetsOnly ? 0 : 1;
           // seqio: the inputs and one position more (whose decoder input is the last input token) are bidirectional.
           causal[i] = this.mode === 'prefix-lm' && k <= inputs.length ? 1 : 0;
+          tids[i] = tid;
         }
         used += n;
         this.stats.tokens += n;
@@ -363,6 +395,7 @@ export class DecoderOnlyConverter extends FeatureConverter {
           decoder_loss_weights: loss,
         };
         if (this.mode === 'prefix-lm') row.decoder_causal_attention = causal;
+        if (this.taskIds !== null) row.decoder_task_ids = tids;
         return row;
       },
     };
@@ -376,9 +409,11 @@ export interface EncDecOptions {
   pack?: boolean;
   overflow?: OverflowPolicy;
   decoderStartId?: number;
+  /** Emit `encoder_task_ids` and `decoder_task_ids` (each token: its example's task id; padding 0). */
+  taskIds?: TaskIdMap;
 }
 
-/** Encoder-decoder rows. Features: encoder_{input_tokens,segment_ids,positions}, decoder_{target_tokens,input_tokens,segment_ids,positions,loss_weights}. */
+/** Encoder-decoder rows. Features: encoder_{input_tokens,segment_ids,positions}, decoder_{target_tokens,input_tokens,segment_ids,positions,loss_weights}[, encoder_task_ids, decoder_task_ids]. */
 export class EncDecConverter extends FeatureConverter {
   readonly inputsLength: number;
   readonly targetsLength: number;
@@ -406,11 +441,12 @@ export class EncDecConverter extends FeatureConverter {
       decoder_segment_ids: T,
       decoder_positions: T,
       decoder_loss_weights: T,
+      ...(this.taskIds !== null ? { encoder_task_ids: I, decoder_task_ids: T } : {}),
     };
   }
 
   describe(): string {
-    return `EncDec(inputs=${this.inputsLength},targets=${this.targetsLength},pack=${this.pack},overflow=${this.overflow},start=${this.decoderStartId})`;
+    return `EncDec(inputs=${this.inputsLength},targets=${this.targetsLength},pack=${this.pack},overflow=${this.overflow},start=${this.decoderStartId}${this.describeTaskIds()})`;
   }
 
   protected newRow(): RowBuilder {
@@ -423,6 +459,8 @@ export class EncDecConverter extends FeatureConverter {
     const seg = new Int32Array(T);
     const pos = new Int32Array(T);
     const loss = new Int32Array(T);
+    const encTids = new Int32Array(I);
+    const tids = new Int32Array(T);
     let usedI = 0;
     let usedT = 0;
     let count = 0;
@@ -438,6 +476,7 @@ export class EncDecConverter extends FeatureConverter {
       },
       add: (ex) => {
         const { inputs, targets } = parts(ex);
+        const tid = this.taskIdOf(ex, 'EncDecConverter');
         let ni = inputs.length;
         let nt = targets.length;
         if (ni > this.longestInputs) this.longestInputs = ni;
@@ -455,12 +494,14 @@ export class EncDecConverter extends FeatureConverter {
           enc[usedI + k] = inputs[k];
           encSeg[usedI + k] = count;
           encPos[usedI + k] = k;
+          encTids[usedI + k] = tid;
         }
         for (let k = 0; k < nt; k++) {
           tgt[usedT + k] = targets[k];
           seg[usedT + k] = count;
           pos[usedT + k] = k;
           loss[usedT + k] = 1;
+          tids[usedT + k] = tid;
         }
         usedI += ni;
         usedT += nt;
@@ -471,7 +512,7 @@ export class EncDecConverter extends FeatureConverter {
         const inp = new Int32Array(T);
         if (this.pack) shiftWithinSegments(tgt, seg, this.decoderStartId, inp);
         else shiftWhole(tgt, this.decoderStartId, inp);
-        return {
+        const row: Record<string, Int32Array> = {
           encoder_input_tokens: enc,
           encoder_segment_ids: encSeg,
           encoder_positions: encPos,
@@ -481,6 +522,11 @@ export class EncDecConverter extends FeatureConverter {
           decoder_positions: pos,
           decoder_loss_weights: loss,
         };
+        if (this.taskIds !== null) {
+          row.encoder_task_ids = encTids;
+          row.decoder_task_ids = tids;
+        }
+        return row;
       },
     };
   }
@@ -557,11 +603,31 @@ function checkSegmentsAndPositions(seg: Int32Array, pos: Int32Array, where: stri
 }
 
 /**
+ * Task ids of one row: one id per segment (every token of a segment holds it), 0 on padding.
+ * Returns segment id → task id.
+ */
+function checkTaskIds(seg: Int32Array, tids: Int32Array, where: string): Map<number, number> {
+  const bySeg = new Map<number, number>();
+  for (let i = 0; i < seg.length; i++) {
+    if (seg[i] === 0) {
+      if (tids[i] !== 0) fail(`${where}: padding position ${i} has task id ${tids[i]}, expected 0`);
+      continue;
+    }
+    if (tids[i] < 0) fail(`${where}: task id ${tids[i]} at ${i} is negative`);
+    const prev = bySeg.get(seg[i]);
+    if (prev === undefined) bySeg.set(seg[i], tids[i]);
+    else if (prev !== tids[i]) fail(`${where}: segment ${seg[i]} mixes task ids ${prev} and ${tids[i]} (at ${i}); every token of an example holds its task id`);
+  }
+  return bySeg;
+}
+
+/**
  * Verifies a batch from a converter: segment ids count up and padding only trails; positions restart at
  * 0 per segment; decoder inputs are the targets shifted right within each segment (start id at each
  * segment start); loss weights are 0 on padding (and, when `inputsMasked`, on the prefix marked by
  * `decoder_causal_attention` minus its last position); the attention masks allow no cross-segment
- * attention. Throws `DataError` naming the first violation.
+ * attention; task ids, when present, are constant within each segment, 0 on padding, and the same
+ * for an example's encoder and decoder tokens. Throws `DataError` naming the first violation.
  */
 export function checkPackedBatch(batch: Batch, opts: { decoderStartId?: number; packed?: boolean } = {}): void {
   const start = opts.decoderStartId ?? 0;
@@ -586,6 +652,7 @@ export function checkPackedBatch(batch: Batch, opts: { decoderStartId?: number; 
       const want = segStart ? start : tgt[i - 1];
       if (inp[i] !== want) fail(`row ${r}: decoder_input_tokens[${i}] = ${inp[i]}, expected ${want} (targets shifted right within the segment)`);
     }
+    const decTasks = batch.decoder_task_ids ? checkTaskIds(seg, batchRow(batch, 'decoder_task_ids', r), `row ${r} decoder_task_ids`) : null;
     const bi = batch.decoder_causal_attention ? batchRow(batch, 'decoder_causal_attention', r) : undefined;
     const mask = selfAttentionMask(seg, { causal: true, bidirectional: bi });
     const L = seg.length;
@@ -601,6 +668,14 @@ export function checkPackedBatch(batch: Batch, opts: { decoderStartId?: number; 
       const maxD = seg.reduce((a, b) => Math.max(a, b), 0);
       const maxE = eseg.reduce((a, b) => Math.max(a, b), 0);
       if (maxD !== maxE && packed) fail(`row ${r}: encoder has ${maxE} segments, decoder ${maxD}`);
+      if ((batch.encoder_task_ids === undefined) !== (decTasks === null)) fail(`row ${r}: encoder_task_ids and decoder_task_ids come together`);
+      if (batch.encoder_task_ids && decTasks) {
+        const encTasks = checkTaskIds(eseg, batchRow(batch, 'encoder_task_ids', r), `row ${r} encoder_task_ids`);
+        for (const [s, t] of encTasks) {
+          const d = decTasks.get(s);
+          if (d !== undefined && d !== t) fail(`row ${r}: segment ${s} has task id ${t} in the encoder but ${d} in the decoder`);
+        }
+      }
       const cm = crossAttentionMask(seg, eseg);
       const Le = eseg.length;
       for (let q = 0; q < L; q++) for (let k = 0; k < Le; k++) if (cm[q * Le + k] && seg[q] !== eseg[k]) fail(`row ${r}: cross mask lets ${q} attend to encoder ${k} of another segment`);

@@ -26,5 +26,7 @@ export {
   batchRow,
 } from './feature_converters.js';
 export type { Batch, IntArray2D, ConverterStats, OverflowPolicy, DecoderOnlyOptions, EncDecOptions } from './feature_converters.js';
+export { taskIdsByTask, taskIdsByMeta, usedTaskIds } from './task_ids.js';
+export type { TaskIdMap } from './task_ids.js';
 export { ByteVocabulary, vocabularyFingerprint } from './vocabularies.js';
 export { CounterRng, uniform, hashInts, hashString, deriveSeed } from './rng.js';
