@@ -1,5 +1,6 @@
 /**
- * The task-family abstraction of the built-in collection, and the two builders every family uses.
+ * The task-family abstraction of the built-in collection, and the two builders every family is
+ * defined with (the built-in families call them through the group shorthands of `family_builder.ts`).
  *
  * A family is one kind of problem (e.g. "boolean expressions", "WordNet antonyms") with a cluster,
  * at least five Flan templates, a deterministic generator per split, the answer, and optionally
@@ -32,15 +33,11 @@ export type ClusterName =
   | 'lexical_semantics'
   | 'phonetics';
 
-/** One generated example of a family. */
-export interface TaskExample {
-  /** Stable id: `family/split/key-hash`. */
-  id: string;
-  family: string;
-  split: Split;
-  /** The canonical key the split was assigned from. */
+/** What a maker returns for one problem. */
+export interface Problem {
+  /** Canonical key: two problems with the same key are the same problem (splits are assigned by it). */
   key: string;
-  /** Template fields (always includes `answer`). */
+  /** Template fields (`answer` is added automatically). */
   fields: Record<string, string>;
   /** The canonical answer. */
   answer: string;
@@ -50,6 +47,19 @@ export interface TaskExample {
   rationale?: string;
   /** Structured facts about the example for tests and tooling (never shown to the model). */
   meta?: Record<string, unknown>;
+}
+
+/** What a data family's maker returns: a problem whose key is its record's key (`keyOf`). */
+export type DataProblem = Omit<Problem, 'key'>;
+
+/** One generated example of a family: its problem, identified and assigned to a split. */
+export interface TaskExample extends Problem {
+  /** Stable id: `family/split/key-hash`. */
+  id: string;
+  family: string;
+  split: Split;
+  /** Template fields (always includes `answer`). */
+  fields: Record<string, string>;
 }
 
 /** Where a family's problems come from. */
@@ -82,18 +92,6 @@ export interface TaskFamily {
   options?(ex: TaskExample): string[];
   /** The worked rationale, for families with chain-of-thought variants. */
   cot?(ex: TaskExample): string;
-}
-
-/** What a maker returns for one problem. */
-export interface Problem {
-  /** Canonical key: two problems with the same key are the same problem (splits are assigned by it). */
-  key: string;
-  /** Template fields (`answer` is added automatically). */
-  fields: Record<string, string>;
-  answer: string;
-  options?: string[];
-  rationale?: string;
-  meta?: Record<string, unknown>;
 }
 
 interface CommonSpec {
@@ -234,7 +232,7 @@ export interface DataFamilySpec<Item> extends CommonSpec {
   /** The key the split is hashed from, when it must differ from `keyOf` (e.g. both directions of a translation pair in one split). */
   splitKeyOf?(item: Item): string;
   /** Builds the problem for a record; `rng` is per example (for distractors, order, …). */
-  make(item: Item, rng: Rng): Problem;
+  make(item: Item, rng: Rng): DataProblem;
 }
 
 /** Builds a family over data records; each record's split comes from a hash of its key. */

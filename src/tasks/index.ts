@@ -11,7 +11,7 @@ export {
 } from './collection.js';
 export { defineDataFamily, defineGeneratedFamily } from './family.js';
 export type {
-  ClusterName, DataFamilySpec, FamilyMetric, FamilySource, GeneratedFamilySpec, Problem, Split, TaskExample, TaskFamily,
+  ClusterName, DataFamilySpec, DataProblem, FamilyMetric, FamilySource, GeneratedFamilySpec, Problem, Split, TaskExample, TaskFamily,
 } from './family.js';
 export {
   COT_TEMPLATES, FLAN_FEW_SHOT, MARKER_STYLES, OPTIONS_HEADER, extractCotAnswer, fillTemplate, formatLetteredOptions, formatOptions,

@@ -4,9 +4,13 @@
  * comparison, GCD/LCM with Euclid's algorithm, base conversion, fraction reduction and primality.
  */
 
-import { defineGeneratedFamily, type Problem, type TaskFamily } from '../family.js';
+import type { Problem, TaskFamily } from '../family.js';
+import { flanTemplates, generatedFamilyBuilder, invertedTemplate } from '../family_builder.js';
 import type { Rng } from '../rng.js';
 import { gcd, mod, numericOptions, optionsFrom } from './util.js';
+
+/** Every arithmetic family has answer options and a worked rationale. */
+const arithmeticFamily = generatedFamilyBuilder({ cluster: 'arithmetic', hasOptions: true, hasCot: true });
 
 // ----------------------------------------------------------------------------------------------
 // multistep_arithmetic
@@ -37,20 +41,17 @@ function numbersOf(e: Expr): number[] {
   return e.kind === 'num' ? [e.value] : [...numbersOf(e.left), ...numbersOf(e.right)];
 }
 
-const multistepArithmetic = defineGeneratedFamily({
+const multistepArithmetic = arithmeticFamily({
   name: 'multistep_arithmetic',
-  cluster: 'arithmetic',
   description: 'Evaluate nested integer expressions with +, - and * (BIG-Bench Hard multistep_arithmetic_two style).',
-  hasOptions: true,
-  hasCot: true,
-  templates: [
-    { inputs: '{expression} =', targets: '{answer}' },
-    { inputs: 'Evaluate the expression {expression}.', targets: '{answer}' },
-    { inputs: 'What is the value of {expression}?', targets: '{answer}' },
-    { inputs: 'Compute the following. Give only the resulting integer.\n{expression}', targets: '{answer}' },
-    { inputs: 'Solve this arithmetic problem: {expression}', targets: '{answer}' },
-    { inputs: 'Write an arithmetic expression with +, - and * that uses the numbers {numbers} in this order and equals {answer}.', targets: '{expression}', inverted: true },
-  ],
+  templates: flanTemplates(
+    '{expression} =',
+    'Evaluate the expression {expression}.',
+    'What is the value of {expression}?',
+    'Compute the following. Give only the resulting integer.\n{expression}',
+    'Solve this arithmetic problem: {expression}',
+    invertedTemplate('Write an arithmetic expression with +, - and * that uses the numbers {numbers} in this order and equals {answer}.', '{expression}'),
+  ),
   make(rng): Problem {
     const depth = rng.bool(0.75) ? 2 : 3;
     const e = randomExpr(rng, depth);
@@ -74,20 +75,17 @@ const multistepArithmetic = defineGeneratedFamily({
 const NAMES = ['Alice', 'Bob', 'Carmen', 'Dmitri', 'Elena', 'Farid', 'Grace', 'Hiro', 'Ines', 'Jamal', 'Keiko', 'Liam', 'Maya', 'Nikolai', 'Olga', 'Priya', 'Quentin', 'Rosa', 'Sanjay', 'Tomas', 'Uma', 'Victor', 'Wen', 'Yusuf', 'Zoe'];
 const ITEMS = ['apples', 'marbles', 'stickers', 'pencils', 'cookies', 'stamps', 'shells', 'cards', 'balloons', 'books'];
 
-const wordProblems = defineGeneratedFamily({
+const wordProblems = arithmeticFamily({
   name: 'arithmetic_word_problems',
-  cluster: 'arithmetic',
   description: 'Grade-school word problems with two to three operations and a worked solution.',
-  hasOptions: true,
-  hasCot: true,
-  templates: [
-    { inputs: '{question}', targets: '{answer}' },
-    { inputs: 'Solve this math word problem: {question}', targets: '{answer}' },
-    { inputs: 'Q: {question}\nA:', targets: '{answer}' },
-    { inputs: 'Answer the following question with a number.\n\n{question}', targets: '{answer}' },
-    { inputs: 'Read the problem and give the final numeric answer.\nProblem: {question}', targets: '{answer}' },
-    { inputs: 'Write a math word problem whose answer is {answer}.', targets: '{question}', inverted: true },
-  ],
+  templates: flanTemplates(
+    '{question}',
+    'Solve this math word problem: {question}',
+    'Q: {question}\nA:',
+    'Answer the following question with a number.\n\n{question}',
+    'Read the problem and give the final numeric answer.\nProblem: {question}',
+    invertedTemplate('Write a math word problem whose answer is {answer}.', '{question}'),
+  ),
   make(rng): Problem {
     const name = rng.pick(NAMES);
     const shape = rng.int(0, 3);
@@ -133,19 +131,16 @@ const wordProblems = defineGeneratedFamily({
 // ----------------------------------------------------------------------------------------------
 // modular_arithmetic
 
-const modularArithmetic = defineGeneratedFamily({
+const modularArithmetic = arithmeticFamily({
   name: 'modular_arithmetic',
-  cluster: 'arithmetic',
   description: 'Compute (a * b + c) mod m, a^e mod m and (a - b) mod m with a worked reduction.',
-  hasOptions: true,
-  hasCot: true,
-  templates: [
-    { inputs: 'What is {expression}?', targets: '{answer}' },
-    { inputs: 'Compute {expression}.', targets: '{answer}' },
-    { inputs: 'Find the value of {expression}. The result should be between 0 and {m_minus_1}.', targets: '{answer}' },
-    { inputs: 'In modular arithmetic, {expression} equals what?', targets: '{answer}' },
-    { inputs: 'Calculate the remainder: {expression}', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    'What is {expression}?',
+    'Compute {expression}.',
+    'Find the value of {expression}. The result should be between 0 and {m_minus_1}.',
+    'In modular arithmetic, {expression} equals what?',
+    'Calculate the remainder: {expression}',
+  ),
   make(rng): Problem {
     const m = rng.int(2, 19);
     const form = rng.int(0, 2);
@@ -212,20 +207,17 @@ function compareDecimals(a: string, b: string): { larger: string; rationale: str
   throw new Error(`compareDecimals: ${a} and ${b} are equal`);
 }
 
-const numberComparison = defineGeneratedFamily({
+const numberComparison = arithmeticFamily({
   name: 'number_comparison',
-  cluster: 'arithmetic',
   description: 'Decide which of two decimal numbers is larger or smaller (including traps like 9.11 vs 9.9).',
-  hasOptions: true,
-  hasCot: true,
-  templates: [
-    { inputs: 'Which number is {relation}: {a} or {b}?', targets: '{answer}' },
-    { inputs: 'Of {a} and {b}, which is {relation}?', targets: '{answer}' },
-    { inputs: 'Compare {a} and {b}. Which one is {relation}?', targets: '{answer}' },
-    { inputs: 'Question: Is {a} or {b} the {relation} value?\nAnswer:', targets: '{answer}' },
-    { inputs: 'Here are two numbers: {a}, {b}. Give the {relation} one.', targets: '{answer}' },
-    { inputs: 'Between {a} and {b}, pick the {relation} number.', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    'Which number is {relation}: {a} or {b}?',
+    'Of {a} and {b}, which is {relation}?',
+    'Compare {a} and {b}. Which one is {relation}?',
+    'Question: Is {a} or {b} the {relation} value?\nAnswer:',
+    'Here are two numbers: {a}, {b}. Give the {relation} one.',
+    'Between {a} and {b}, pick the {relation} number.',
+  ),
   make(rng): Problem {
     const sameInt = rng.bool(0.6);
     const ia = rng.int(0, 99);
@@ -247,20 +239,17 @@ const numberComparison = defineGeneratedFamily({
 // ----------------------------------------------------------------------------------------------
 // gcd_lcm
 
-const gcdLcm = defineGeneratedFamily({
+const gcdLcm = arithmeticFamily({
   name: 'gcd_lcm',
-  cluster: 'arithmetic',
   description: 'Greatest common divisor (by Euclid\'s algorithm) and least common multiple of two integers.',
-  hasOptions: true,
-  hasCot: true,
-  templates: [
-    { inputs: 'What is the {kind} of {a} and {b}?', targets: '{answer}' },
-    { inputs: 'Find the {kind} of {a} and {b}.', targets: '{answer}' },
-    { inputs: 'Compute the {kind} of the numbers {a} and {b}.', targets: '{answer}' },
-    { inputs: 'Q: {kind} of {a} and {b}?\nA:', targets: '{answer}' },
-    { inputs: 'Two numbers are {a} and {b}. What is their {kind}?', targets: '{answer}' },
-    { inputs: 'Give two numbers whose {kind} is {answer}.', targets: '{a} and {b}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'What is the {kind} of {a} and {b}?',
+    'Find the {kind} of {a} and {b}.',
+    'Compute the {kind} of the numbers {a} and {b}.',
+    'Q: {kind} of {a} and {b}?\nA:',
+    'Two numbers are {a} and {b}. What is their {kind}?',
+    invertedTemplate('Give two numbers whose {kind} is {answer}.', '{a} and {b}'),
+  ),
   make(rng): Problem {
     const g = rng.int(1, 20);
     const x = rng.int(1, 15);
@@ -300,20 +289,17 @@ function toBase(n: number, base: number): string {
   return s;
 }
 
-const baseConversion = defineGeneratedFamily({
+const baseConversion = arithmeticFamily({
   name: 'base_conversion',
-  cluster: 'arithmetic',
   description: 'Convert integers between decimal and binary, octal or hexadecimal, with the division or expansion worked out.',
-  hasOptions: true,
-  hasCot: true,
-  templates: [
-    { inputs: 'Convert the {from_name} number {number} to {to_name}.', targets: '{answer}' },
-    { inputs: 'What is {number} (base {from_base}) in base {to_base}?', targets: '{answer}' },
-    { inputs: 'Write the {from_name} number {number} in {to_name}.', targets: '{answer}' },
-    { inputs: 'Change {number} from base {from_base} to base {to_base}. Use upper-case letters for digits above 9.', targets: '{answer}' },
-    { inputs: '{number} in {from_name} is what in {to_name}?', targets: '{answer}' },
-    { inputs: 'Convert the {to_name} number {answer} to {from_name}.', targets: '{number}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'Convert the {from_name} number {number} to {to_name}.',
+    'What is {number} (base {from_base}) in base {to_base}?',
+    'Write the {from_name} number {number} in {to_name}.',
+    'Change {number} from base {from_base} to base {to_base}. Use upper-case letters for digits above 9.',
+    '{number} in {from_name} is what in {to_name}?',
+    invertedTemplate('Convert the {to_name} number {answer} to {from_name}.', '{number}'),
+  ),
   make(rng): Problem {
     const other = rng.pick([2, 8, 16]);
     const n = rng.int(2, other === 2 ? 255 : 4095);
@@ -347,20 +333,17 @@ const baseConversion = defineGeneratedFamily({
 // ----------------------------------------------------------------------------------------------
 // fraction_simplify
 
-const fractionSimplify = defineGeneratedFamily({
+const fractionSimplify = arithmeticFamily({
   name: 'fraction_simplify',
-  cluster: 'arithmetic',
   description: 'Reduce a fraction to lowest terms by dividing by the greatest common divisor.',
-  hasOptions: true,
-  hasCot: true,
-  templates: [
-    { inputs: 'Simplify the fraction {fraction}.', targets: '{answer}' },
-    { inputs: 'Reduce {fraction} to lowest terms.', targets: '{answer}' },
-    { inputs: 'What is {fraction} in simplest form?', targets: '{answer}' },
-    { inputs: 'Write {fraction} as a fraction in lowest terms (numerator/denominator).', targets: '{answer}' },
-    { inputs: 'Q: Simplify: {fraction}\nA:', targets: '{answer}' },
-    { inputs: 'Give a fraction equal to {answer} whose denominator is {denominator}.', targets: '{fraction}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'Simplify the fraction {fraction}.',
+    'Reduce {fraction} to lowest terms.',
+    'What is {fraction} in simplest form?',
+    'Write {fraction} as a fraction in lowest terms (numerator/denominator).',
+    'Q: Simplify: {fraction}\nA:',
+    invertedTemplate('Give a fraction equal to {answer} whose denominator is {denominator}.', '{fraction}'),
+  ),
   make(rng): Problem {
     let p = rng.int(1, 12), q = rng.int(2, 15);
     const g0 = gcd(p, q);
@@ -389,19 +372,16 @@ function smallestFactor(n: number): number {
   return n;
 }
 
-const primeCheck = defineGeneratedFamily({
+const primeCheck = arithmeticFamily({
   name: 'prime_check',
-  cluster: 'arithmetic',
   description: 'Decide whether an integer below 2000 is prime, by trial division up to its square root.',
-  hasOptions: true,
-  hasCot: true,
-  templates: [
-    { inputs: 'Is {n} a prime number?', targets: '{answer}' },
-    { inputs: 'Question: Is {n} prime? Answer yes or no.', targets: '{answer}' },
-    { inputs: 'Determine whether {n} is prime.', targets: '{answer}' },
-    { inputs: '{n}: prime or not? Reply with yes or no.', targets: '{answer}' },
-    { inputs: 'Is the number {n} divisible only by 1 and itself?', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    'Is {n} a prime number?',
+    'Question: Is {n} prime? Answer yes or no.',
+    'Determine whether {n} is prime.',
+    '{n}: prime or not? Reply with yes or no.',
+    'Is the number {n} divisible only by 1 and itself?',
+  ),
   make(rng): Problem {
     const wantPrime = rng.bool();
     let n = rng.int(2, 1999);

@@ -8,7 +8,8 @@
  * split in every family (a test word is never seen in training under another family).
  */
 
-import { defineDataFamily, type Problem, type TaskFamily } from '../family.js';
+import type { TaskFamily } from '../family.js';
+import { dataFamilyBuilder, flanTemplates, invertedTemplate } from '../family_builder.js';
 import type { Rng } from '../rng.js';
 import { POS_NAMES, WN_POS, displayWord, loadWordNet, type WnPos, type WnSynset } from '../data/wordnet.js';
 import { optionsFrom } from './util.js';
@@ -55,6 +56,11 @@ function shareSynset(a: string, b: string, pos: WnPos): boolean {
 const keyOf = (it: WordItem): string => `${it.pos}:${it.lemma}`;
 const splitKeyOf = (it: WordItem): string => it.lemma;
 
+/** Every WordNet family has answer options and keeps a word in one split across families. */
+const wordnetFamily = dataFamilyBuilder({
+  cluster: 'lexical_semantics', source: 'wordnet', hasOptions: true, splitGroup: 'wordnet', keyOf, splitKeyOf,
+});
+
 function firstSense(it: WordItem): WnSynset {
   return loadWordNet().senses(it.lemma, it.pos)[0];
 }
@@ -76,27 +82,21 @@ function randomWordOf(pos: WnPos, rng: Rng, avoid: (w: string) => boolean): () =
 
 // ----------------------------------------------------------------------------------------------
 
-const definitionFamily = defineDataFamily<WordItem>({
+const definitionFamily = wordnetFamily({
   name: 'wordnet_definition',
-  cluster: 'lexical_semantics',
   description: 'Give the WordNet definition of a word\'s most frequent sense (and, inverted, the word for a definition).',
-  source: 'wordnet',
   metric: 'bleu',
-  hasOptions: true,
-  splitGroup: 'wordnet',
-  templates: [
-    { inputs: 'What is the definition of the {pos} "{word}"?', targets: '{answer}' },
-    { inputs: 'Define the word "{word}" ({pos}).', targets: '{answer}' },
-    { inputs: '{word} ({pos}): what does it mean?', targets: '{answer}' },
-    { inputs: 'Give a dictionary definition for "{word}", used as a {pos}.', targets: '{answer}' },
-    { inputs: 'Explain the meaning of the {pos} "{word}" in a few words.', targets: '{answer}' },
-    { inputs: 'Which {pos} means "{answer}"?', targets: '{word}', inverted: true },
-    { inputs: 'Find the word for this definition: {answer}', targets: '{word}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'What is the definition of the {pos} "{word}"?',
+    'Define the word "{word}" ({pos}).',
+    '{word} ({pos}): what does it mean?',
+    'Give a dictionary definition for "{word}", used as a {pos}.',
+    'Explain the meaning of the {pos} "{word}" in a few words.',
+    invertedTemplate('Which {pos} means "{answer}"?', '{word}'),
+    invertedTemplate('Find the word for this definition: {answer}', '{word}'),
+  ),
   items: allWordItems,
-  keyOf,
-  splitKeyOf,
-  make(it, rng): Problem {
+  make(it, rng) {
     const s = firstSense(it);
     const wn = loadWordNet();
     const answer = s.definition;
@@ -104,36 +104,29 @@ const definitionFamily = defineDataFamily<WordItem>({
       const w = randomWordOf(it.pos, rng, (x) => x === it.lemma || shareSynset(x, it.lemma, it.pos))();
       return wn.senses(w, it.pos)[0].definition;
     });
-    return { key: keyOf(it), fields: { word: it.lemma, pos: POS_NAMES[it.pos] }, answer, options, meta: { offset: s.offset, pos: it.pos } };
+    return { fields: { word: it.lemma, pos: POS_NAMES[it.pos] }, answer, options, meta: { offset: s.offset, pos: it.pos } };
   },
 });
 
 // ----------------------------------------------------------------------------------------------
 
-const synonymFamily = defineDataFamily<WordItem>({
+const synonymFamily = wordnetFamily({
   name: 'wordnet_synonyms',
-  cluster: 'lexical_semantics',
   description: 'Name a synonym of a word: another single-word lemma of its most frequent WordNet synset.',
-  source: 'wordnet',
-  hasOptions: true,
-  splitGroup: 'wordnet',
-  templates: [
-    { inputs: 'What is a synonym of the {pos} "{word}"?', targets: '{answer}' },
-    { inputs: 'Give a word that means the same as "{word}" ({pos}).', targets: '{answer}' },
-    { inputs: 'Which word is closest in meaning to "{word}"?', targets: '{answer}' },
-    { inputs: 'Word: {word}\nSynonym:', targets: '{answer}' },
+  templates: flanTemplates(
+    'What is a synonym of the {pos} "{word}"?',
+    'Give a word that means the same as "{word}" ({pos}).',
+    'Which word is closest in meaning to "{word}"?',
+    'Word: {word}\nSynonym:',
     { inputs: 'List all single-word synonyms of the {pos} "{word}", separated by commas.', targets: '{synonyms}' },
-    { inputs: '"{answer}" is a synonym of which {pos}?', targets: '{word}', inverted: true },
-  ],
+    invertedTemplate('"{answer}" is a synonym of which {pos}?', '{word}'),
+  ),
   items: () => allWordItems().filter((it) => otherWords(firstSense(it), it.lemma).length > 0),
-  keyOf,
-  splitKeyOf,
-  make(it, rng): Problem {
+  make(it, rng) {
     const syn = otherWords(firstSense(it), it.lemma);
     const answer = syn[0];
     const draw = randomWordOf(it.pos, rng, (x) => x === it.lemma || shareSynset(x, it.lemma, it.pos));
     return {
-      key: keyOf(it),
       fields: { word: it.lemma, pos: POS_NAMES[it.pos], synonyms: syn.join(', ') },
       answer,
       options: optionsFrom(answer, 3, rng, draw),
@@ -161,29 +154,22 @@ function findAntonym(it: WordItem): Antonym | undefined {
   return undefined;
 }
 
-const antonymFamily = defineDataFamily<WordItem>({
+const antonymFamily = wordnetFamily({
   name: 'wordnet_antonyms',
-  cluster: 'lexical_semantics',
   description: 'Name the antonym of a word (WordNet lexical antonym pointer of its first sense that has one).',
-  source: 'wordnet',
-  hasOptions: true,
-  splitGroup: 'wordnet',
-  templates: [
-    { inputs: 'What is the opposite of "{word}"?', targets: '{answer}' },
-    { inputs: 'Give an antonym of the {pos} "{word}".', targets: '{answer}' },
-    { inputs: 'Which word means the opposite of "{word}" ({pos})?', targets: '{answer}' },
-    { inputs: 'Word: {word}\nAntonym:', targets: '{answer}' },
-    { inputs: 'Complete the pair of opposites: {word} and ...', targets: '{answer}' },
-    { inputs: '"{answer}" is the opposite of which {pos}?', targets: '{word}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'What is the opposite of "{word}"?',
+    'Give an antonym of the {pos} "{word}".',
+    'Which word means the opposite of "{word}" ({pos})?',
+    'Word: {word}\nAntonym:',
+    'Complete the pair of opposites: {word} and ...',
+    invertedTemplate('"{answer}" is the opposite of which {pos}?', '{word}'),
+  ),
   items: () => allWordItems().filter((it) => findAntonym(it) !== undefined),
-  keyOf,
-  splitKeyOf,
-  make(it, rng): Problem {
+  make(it, rng) {
     const a = findAntonym(it) as Antonym;
     const draw = randomWordOf(it.pos, rng, (x) => x === it.lemma || x === a.antonym || shareSynset(x, a.antonym, it.pos));
     return {
-      key: keyOf(it),
       fields: { word: it.lemma, pos: POS_NAMES[it.pos] },
       answer: a.antonym,
       options: optionsFrom(a.antonym, 3, rng, draw),
@@ -224,25 +210,19 @@ function synsetsOf(pos: WnPos): WnSynset[] {
   return l;
 }
 
-const hypernymFamily = defineDataFamily<WordItem>({
+const hypernymFamily = wordnetFamily({
   name: 'wordnet_hypernyms',
-  cluster: 'lexical_semantics',
   description: 'Name the broader category (WordNet hypernym) of a noun or verb\'s most frequent sense.',
-  source: 'wordnet',
-  hasOptions: true,
-  splitGroup: 'wordnet',
-  templates: [
-    { inputs: 'What is "{word}" a kind of?', targets: '{answer}' },
-    { inputs: 'A {word} is a type of what?', targets: '{answer}' },
-    { inputs: 'Name the broader category that the {pos} "{word}" belongs to.', targets: '{answer}' },
-    { inputs: '"{word}" means: {definition}. What is its hypernym?', targets: '{answer}' },
-    { inputs: 'Word: {word}\nMore general term:', targets: '{answer}' },
-    { inputs: 'Name a specific kind of {answer}.', targets: '{word}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'What is "{word}" a kind of?',
+    'A {word} is a type of what?',
+    'Name the broader category that the {pos} "{word}" belongs to.',
+    '"{word}" means: {definition}. What is its hypernym?',
+    'Word: {word}\nMore general term:',
+    invertedTemplate('Name a specific kind of {answer}.', '{word}'),
+  ),
   items: () => allWordItems().filter((it) => (it.pos === 'n' || it.pos === 'v') && hypernymOf(it) !== undefined),
-  keyOf,
-  splitKeyOf,
-  make(it, rng): Problem {
+  make(it, rng) {
     const { synset, hyper } = hypernymOf(it) as { synset: WnSynset; hyper: WnSynset };
     const answer = displayWord(hyper.words[0]);
     const anc = ancestors(synset);
@@ -255,7 +235,6 @@ const hypernymFamily = defineDataFamily<WordItem>({
       throw new Error('wordnet_hypernyms: no distractor found');
     };
     return {
-      key: keyOf(it),
       fields: { word: it.lemma, pos: POS_NAMES[it.pos], definition: synset.definition },
       answer,
       options: optionsFrom(answer, 3, rng, draw),
@@ -266,31 +245,24 @@ const hypernymFamily = defineDataFamily<WordItem>({
 
 // ----------------------------------------------------------------------------------------------
 
-const posFamily = defineDataFamily<WordItem>({
+const posFamily = wordnetFamily({
   name: 'wordnet_pos',
-  cluster: 'lexical_semantics',
   description: 'Give the part of speech of a word that WordNet lists under exactly one part of speech.',
-  source: 'wordnet',
-  hasOptions: true,
-  splitGroup: 'wordnet',
-  templates: [
-    { inputs: 'What part of speech is the word "{word}"?', targets: '{answer}' },
-    { inputs: 'Is "{word}" a noun, a verb, an adjective or an adverb?', targets: '{answer}' },
-    { inputs: 'Classify the word "{word}" by its part of speech.', targets: '{answer}' },
-    { inputs: '"{word}" means "{definition}". Which part of speech is it?', targets: '{answer}' },
-    { inputs: 'Word: {word}\nPart of speech:', targets: '{answer}' },
-    { inputs: 'Give an example of a word that is only ever used as {article} {answer}.', targets: '{word}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'What part of speech is the word "{word}"?',
+    'Is "{word}" a noun, a verb, an adjective or an adverb?',
+    'Classify the word "{word}" by its part of speech.',
+    '"{word}" means "{definition}". Which part of speech is it?',
+    'Word: {word}\nPart of speech:',
+    invertedTemplate('Give an example of a word that is only ever used as {article} {answer}.', '{word}'),
+  ),
   items: () => {
     const idx = loadWordNet().index;
     return allWordItems().filter((it) => idx.posOf(it.lemma).length === 1);
   },
-  keyOf,
-  splitKeyOf,
-  make(it, rng): Problem {
+  make(it, rng) {
     const answer = POS_NAMES[it.pos];
     return {
-      key: keyOf(it),
       fields: { word: it.lemma, definition: firstSense(it).definition, article: answer === 'noun' || answer === 'verb' ? 'a' : 'an' },
       answer,
       options: rng.shuffle(WN_POS.map((p) => POS_NAMES[p])),

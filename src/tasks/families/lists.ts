@@ -4,10 +4,14 @@
  * Lists are written `a, b, c` in inputs and targets alike.
  */
 
-import { defineGeneratedFamily, type Problem, type TaskFamily } from '../family.js';
+import type { Problem, TaskFamily } from '../family.js';
+import { flanTemplates, generatedFamilyBuilder, invertedTemplate } from '../family_builder.js';
 import type { Rng } from '../rng.js';
 import { commonWords } from '../data/wordnet.js';
 import { numericOptions, ordinalWord } from './util.js';
+
+/** The families of this cluster; each says itself whether it has answer options and rationales. */
+const listFamily = generatedFamilyBuilder({ cluster: 'list_manipulation' });
 
 function ints(rng: Rng, n: number, lo: number, hi: number): number[] {
   return Array.from({ length: n }, () => rng.int(lo, hi));
@@ -17,18 +21,17 @@ const show = (xs: ReadonlyArray<string | number>): string => xs.join(', ');
 
 // ----------------------------------------------------------------------------------------------
 
-const sortNumbers = defineGeneratedFamily({
+const sortNumbers = listFamily({
   name: 'sort_numbers',
-  cluster: 'list_manipulation',
   description: 'Sort a list of integers in ascending or descending order.',
-  templates: [
-    { inputs: 'Sort the following numbers in {order} order: {list}', targets: '{answer}' },
-    { inputs: 'List: {list}\nSorted ({order}):', targets: '{answer}' },
-    { inputs: 'Arrange these integers from {from_word} to {to_word}: {list}', targets: '{answer}' },
-    { inputs: 'Put the numbers {list} in {order} order, separated by commas.', targets: '{answer}' },
-    { inputs: 'Q: What is {list} sorted in {order} order?\nA:', targets: '{answer}' },
-    { inputs: 'Give a list of numbers that, sorted in {order} order, is {answer}.', targets: '{list}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'Sort the following numbers in {order} order: {list}',
+    'List: {list}\nSorted ({order}):',
+    'Arrange these integers from {from_word} to {to_word}: {list}',
+    'Put the numbers {list} in {order} order, separated by commas.',
+    'Q: What is {list} sorted in {order} order?\nA:',
+    invertedTemplate('Give a list of numbers that, sorted in {order} order, is {answer}.', '{list}'),
+  ),
   make(rng): Problem {
     const xs = ints(rng, rng.int(4, 10), -99, 99);
     const asc = rng.bool();
@@ -43,18 +46,17 @@ const sortNumbers = defineGeneratedFamily({
 
 // ----------------------------------------------------------------------------------------------
 
-const dedupeList = defineGeneratedFamily({
+const dedupeList = listFamily({
   name: 'dedupe_list',
-  cluster: 'list_manipulation',
   description: 'Remove repeated items from a list of words, keeping first occurrences in order.',
   hasCot: true,
-  templates: [
-    { inputs: 'Remove duplicates from the list, keeping the first occurrence of each item: {list}', targets: '{answer}' },
-    { inputs: 'List: {list}\nThe list without repeated items (original order):', targets: '{answer}' },
-    { inputs: 'Deduplicate "{list}" while preserving order.', targets: '{answer}' },
-    { inputs: 'Keep each word of {list} only the first time it appears.', targets: '{answer}' },
-    { inputs: 'Q: What are the distinct items of {list}, in order of first appearance?\nA:', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    'Remove duplicates from the list, keeping the first occurrence of each item: {list}',
+    'List: {list}\nThe list without repeated items (original order):',
+    'Deduplicate "{list}" while preserving order.',
+    'Keep each word of {list} only the first time it appears.',
+    'Q: What are the distinct items of {list}, in order of first appearance?\nA:',
+  ),
   make(rng): Problem {
     const vocab = rng.sample(commonWords(), rng.int(3, 6));
     const xs = Array.from({ length: rng.int(5, 12) }, () => rng.pick(vocab));
@@ -70,20 +72,19 @@ const dedupeList = defineGeneratedFamily({
 
 // ----------------------------------------------------------------------------------------------
 
-const listExtremum = defineGeneratedFamily({
+const listExtremum = listFamily({
   name: 'list_extremum',
-  cluster: 'list_manipulation',
   description: 'Find the largest or smallest integer in a list.',
   hasOptions: true,
   hasCot: true,
-  templates: [
-    { inputs: 'What is the {which} number in the list {list}?', targets: '{answer}' },
-    { inputs: 'Find the {which} value: {list}', targets: '{answer}' },
-    { inputs: 'List: {list}\n{Which} element:', targets: '{answer}' },
-    { inputs: 'Which of {list} is the {which}?', targets: '{answer}' },
-    { inputs: 'Q: {which} of {list}?\nA:', targets: '{answer}' },
-    { inputs: 'Write a list of integers whose {which} element is {answer}.', targets: '{list}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'What is the {which} number in the list {list}?',
+    'Find the {which} value: {list}',
+    'List: {list}\n{Which} element:',
+    'Which of {list} is the {which}?',
+    'Q: {which} of {list}?\nA:',
+    invertedTemplate('Write a list of integers whose {which} element is {answer}.', '{list}'),
+  ),
   make(rng): Problem {
     const xs = ints(rng, rng.int(3, 10), -999, 999);
     const max = rng.bool();
@@ -110,19 +111,18 @@ const listExtremum = defineGeneratedFamily({
 
 // ----------------------------------------------------------------------------------------------
 
-const countOccurrences = defineGeneratedFamily({
+const countOccurrences = listFamily({
   name: 'count_occurrences',
-  cluster: 'list_manipulation',
   description: 'Count how often a value occurs in a list of digits.',
   hasOptions: true,
   hasCot: true,
-  templates: [
-    { inputs: 'How many times does {target} appear in the list {list}?', targets: '{answer}' },
-    { inputs: 'Count the occurrences of {target} in: {list}', targets: '{answer}' },
-    { inputs: 'List: {list}\nNumber of {target}s:', targets: '{answer}' },
-    { inputs: 'In the sequence {list}, how often is {target} found?', targets: '{answer}' },
-    { inputs: 'Q: Count {target} in [{list}].\nA:', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    'How many times does {target} appear in the list {list}?',
+    'Count the occurrences of {target} in: {list}',
+    'List: {list}\nNumber of {target}s:',
+    'In the sequence {list}, how often is {target} found?',
+    'Q: Count {target} in [{list}].\nA:',
+  ),
   make(rng): Problem {
     const xs = ints(rng, rng.int(6, 15), 0, 9);
     const target = rng.bool(0.85) ? rng.pick(xs) : rng.int(0, 9);
@@ -140,18 +140,17 @@ const countOccurrences = defineGeneratedFamily({
 
 // ----------------------------------------------------------------------------------------------
 
-const reverseList = defineGeneratedFamily({
+const reverseList = listFamily({
   name: 'reverse_list',
-  cluster: 'list_manipulation',
   description: 'Reverse the order of the items in a list of words.',
-  templates: [
-    { inputs: 'Reverse the order of this list: {list}', targets: '{answer}' },
-    { inputs: 'List: {list}\nThe same list backwards:', targets: '{answer}' },
-    { inputs: 'Write the items {list} from last to first.', targets: '{answer}' },
-    { inputs: 'What is the list {list} in reverse order?', targets: '{answer}' },
-    { inputs: 'Q: reverse([{list}])\nA:', targets: '{answer}' },
-    { inputs: 'Which list, reversed, gives {answer}?', targets: '{list}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'Reverse the order of this list: {list}',
+    'List: {list}\nThe same list backwards:',
+    'Write the items {list} from last to first.',
+    'What is the list {list} in reverse order?',
+    'Q: reverse([{list}])\nA:',
+    invertedTemplate('Which list, reversed, gives {answer}?', '{list}'),
+  ),
   make(rng): Problem {
     const xs = rng.sample(commonWords(), rng.int(3, 8));
     return { key: show(xs), fields: { list: show(xs) }, answer: show(xs.slice().reverse()) };
@@ -160,20 +159,19 @@ const reverseList = defineGeneratedFamily({
 
 // ----------------------------------------------------------------------------------------------
 
-const listSum = defineGeneratedFamily({
+const listSum = listFamily({
   name: 'list_sum',
-  cluster: 'list_manipulation',
   description: 'Add up a list of integers, keeping a running total.',
   hasOptions: true,
   hasCot: true,
-  templates: [
-    { inputs: 'What is the sum of the numbers {list}?', targets: '{answer}' },
-    { inputs: 'Add up: {list}', targets: '{answer}' },
-    { inputs: 'List: {list}\nTotal:', targets: '{answer}' },
-    { inputs: 'Compute the total of the list {list}.', targets: '{answer}' },
-    { inputs: 'Q: sum([{list}]) = ?\nA:', targets: '{answer}' },
-    { inputs: 'Write a list of integers that adds up to {answer}.', targets: '{list}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'What is the sum of the numbers {list}?',
+    'Add up: {list}',
+    'List: {list}\nTotal:',
+    'Compute the total of the list {list}.',
+    'Q: sum([{list}]) = ?\nA:',
+    invertedTemplate('Write a list of integers that adds up to {answer}.', '{list}'),
+  ),
   make(rng): Problem {
     const xs = ints(rng, rng.int(3, 8), -50, 50);
     let total = 0;
@@ -189,19 +187,18 @@ const listSum = defineGeneratedFamily({
 
 // ----------------------------------------------------------------------------------------------
 
-const nthElement = defineGeneratedFamily({
+const nthElement = listFamily({
   name: 'nth_element',
-  cluster: 'list_manipulation',
   description: 'Return the item at a given position of a list, counted from the start or the end.',
   hasOptions: true,
   hasCot: true,
-  templates: [
-    { inputs: 'What is the {ordinal} item {side} of the list {list}?', targets: '{answer}' },
-    { inputs: 'List: {list}\nItem number {k} counting {side}:', targets: '{answer}' },
-    { inputs: 'Counting {side}, which element of "{list}" is in position {k}?', targets: '{answer}' },
-    { inputs: 'Give the {ordinal} element, counting {side}, in: {list}', targets: '{answer}' },
-    { inputs: 'Q: In the list {list}, what is the {ordinal} entry counting {side}?\nA:', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    'What is the {ordinal} item {side} of the list {list}?',
+    'List: {list}\nItem number {k} counting {side}:',
+    'Counting {side}, which element of "{list}" is in position {k}?',
+    'Give the {ordinal} element, counting {side}, in: {list}',
+    'Q: In the list {list}, what is the {ordinal} entry counting {side}?\nA:',
+  ),
   make(rng): Problem {
     const xs = rng.sample(commonWords(), rng.int(4, 9));
     const k = rng.int(1, xs.length);

@@ -9,7 +9,8 @@
  * paragraph), so a paragraph is never a training input of one family and a test input of another.
  */
 
-import { defineDataFamily, type Problem, type TaskFamily } from '../family.js';
+import type { DataProblem, TaskFamily } from '../family.js';
+import { dataFamilyBuilder, flanTemplates, invertedTemplate } from '../family_builder.js';
 import { splitOf, type Rng } from '../rng.js';
 import { UDHR_ARTICLES, articleText, completeDeclarationCodes, loadDeclaration } from '../data/udhr.js';
 
@@ -30,20 +31,19 @@ export const MAJOR_LANGUAGE_CODES: readonly string[] = [
 
 interface PairItem { src: string; tgt: string; article: number }
 
-const TRANSLATION_TEMPLATES = [
-  { inputs: 'Translate the following text from {source_language} to {target_language}:\n{source_text}', targets: '{answer}' },
-  { inputs: '{source_text}\n\nTranslate to {target_language}.', targets: '{answer}' },
-  { inputs: 'How do you say this in {target_language}?\n{source_text}', targets: '{answer}' },
-  { inputs: '{source_language}: {source_text}\n{target_language}:', targets: '{answer}' },
-  { inputs: 'Article {article} of the Universal Declaration of Human Rights reads in {source_language}:\n{source_text}\nGive the {target_language} version.', targets: '{answer}' },
-  { inputs: 'Translate the following text from {target_language} to {source_language}:\n{answer}', targets: '{source_text}', inverted: true },
-];
+const TRANSLATION_TEMPLATES = flanTemplates(
+  'Translate the following text from {source_language} to {target_language}:\n{source_text}',
+  '{source_text}\n\nTranslate to {target_language}.',
+  'How do you say this in {target_language}?\n{source_text}',
+  '{source_language}: {source_text}\n{target_language}:',
+  'Article {article} of the Universal Declaration of Human Rights reads in {source_language}:\n{source_text}\nGive the {target_language} version.',
+  invertedTemplate('Translate the following text from {target_language} to {source_language}:\n{answer}', '{source_text}'),
+);
 
-function translationProblem(it: PairItem): Problem {
+function translationProblem(it: PairItem): DataProblem {
   const s = loadDeclaration(it.src);
   const t = loadDeclaration(it.tgt);
   return {
-    key: `${it.src}>${it.tgt}|${it.article}`,
     fields: {
       source_language: displayLanguageName(s.name),
       target_language: displayLanguageName(t.name),
@@ -65,41 +65,31 @@ function pairItems(pairs: Array<[string, string]>): PairItem[] {
   return out;
 }
 
-const translateToEnglish = defineDataFamily<PairItem>({
+/** The translation families: BLEU-scored, both directions of a pair and article in one split. */
+const translationFamily = dataFamilyBuilder({
+  cluster: 'translation', source: 'udhr', metric: 'bleu', splitGroup: 'udhr_parallel',
+  keyOf: (it: PairItem) => `${it.src}>${it.tgt}|${it.article}`, splitKeyOf: pairSplitKey,
+});
+
+const translateToEnglish = translationFamily({
   name: 'udhr_translate_to_english',
-  cluster: 'translation',
   description: 'Translate an article of the UDHR from any of ~510 declarations into English.',
-  source: 'udhr',
-  metric: 'bleu',
-  splitGroup: 'udhr_parallel',
   templates: TRANSLATION_TEMPLATES,
   items: () => pairItems(completeDeclarationCodes().filter((c) => c !== 'eng').map((c) => [c, 'eng'])),
-  keyOf: (it) => `${it.src}>${it.tgt}|${it.article}`,
-  splitKeyOf: pairSplitKey,
-  make: (it) => translationProblem(it),
+  make: translationProblem,
 });
 
-const translateFromEnglish = defineDataFamily<PairItem>({
+const translateFromEnglish = translationFamily({
   name: 'udhr_translate_from_english',
-  cluster: 'translation',
   description: 'Translate an article of the UDHR from English into any of ~510 declarations.',
-  source: 'udhr',
-  metric: 'bleu',
-  splitGroup: 'udhr_parallel',
   templates: TRANSLATION_TEMPLATES,
   items: () => pairItems(completeDeclarationCodes().filter((c) => c !== 'eng').map((c) => ['eng', c])),
-  keyOf: (it) => `${it.src}>${it.tgt}|${it.article}`,
-  splitKeyOf: pairSplitKey,
-  make: (it) => translationProblem(it),
+  make: translationProblem,
 });
 
-const translatePairs = defineDataFamily<PairItem>({
+const translatePairs = translationFamily({
   name: 'udhr_translate_pairs',
-  cluster: 'translation',
   description: 'Translate UDHR articles directly between 17 major non-English languages (272 directions).',
-  source: 'udhr',
-  metric: 'bleu',
-  splitGroup: 'udhr_parallel',
   templates: TRANSLATION_TEMPLATES,
   items: () => {
     const have = new Set(completeDeclarationCodes());
@@ -108,9 +98,7 @@ const translatePairs = defineDataFamily<PairItem>({
     for (const a of codes) for (const b of codes) if (a !== b) pairs.push([a, b]);
     return pairItems(pairs);
   },
-  keyOf: (it) => `${it.src}>${it.tgt}|${it.article}`,
-  splitKeyOf: pairSplitKey,
-  make: (it) => translationProblem(it),
+  make: translationProblem,
 });
 
 // ----------------------------------------------------------------------------------------------
@@ -169,83 +157,65 @@ function distractorLanguages(code: string, rng: Rng, k: number, value: (c: strin
   return [...out];
 }
 
-const languageId = defineDataFamily<TextItem>({
+/**
+ * "Which language is this paragraph in?", the language given as `value` shows it (its name or its
+ * code), with three other languages as the distractor options.
+ */
+function languageProblem(it: TextItem, rng: Rng, value: (code: string) => string): DataProblem {
+  const answer = value(it.code);
+  return {
+    fields: { text: it.text },
+    answer,
+    options: rng.shuffle([answer, ...distractorLanguages(it.code, rng, 3, value)]),
+    meta: { code: it.code, article: it.article },
+  };
+}
+
+/** The language-identification families: answer options; a paragraph is in one split across families. */
+const udhrTextFamily = dataFamilyBuilder({ cluster: 'language_identification', source: 'udhr', hasOptions: true, splitGroup: 'udhr_text', keyOf: textKey });
+
+const languageId = udhrTextFamily({
   name: 'udhr_language_id',
-  cluster: 'language_identification',
   description: 'Name the language of a UDHR paragraph (~510 declarations).',
-  source: 'udhr',
-  hasOptions: true,
-  splitGroup: 'udhr_text',
-  templates: [
-    { inputs: 'Which language is this text written in?\n{text}', targets: '{answer}' },
-    { inputs: '{text}\n\nWhat language is this?', targets: '{answer}' },
-    { inputs: 'Identify the language of the following passage: {text}', targets: '{answer}' },
-    { inputs: 'Text: {text}\nLanguage:', targets: '{answer}' },
-    { inputs: 'In which language is the following sentence from the Universal Declaration of Human Rights?\n{text}', targets: '{answer}' },
-    { inputs: 'Write a sentence from the Universal Declaration of Human Rights in {answer}.', targets: '{text}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'Which language is this text written in?\n{text}',
+    '{text}\n\nWhat language is this?',
+    'Identify the language of the following passage: {text}',
+    'Text: {text}\nLanguage:',
+    'In which language is the following sentence from the Universal Declaration of Human Rights?\n{text}',
+    invertedTemplate('Write a sentence from the Universal Declaration of Human Rights in {answer}.', '{text}'),
+  ),
   items: udhrTextItems,
-  keyOf: textKey,
-  make(it, rng): Problem {
-    const name = (c: string): string => displayLanguageName(loadDeclaration(c).name);
-    const answer = name(it.code);
-    return {
-      key: textKey(it),
-      fields: { text: it.text },
-      answer,
-      options: rng.shuffle([answer, ...distractorLanguages(it.code, rng, 3, name)]),
-      meta: { code: it.code, article: it.article },
-    };
-  },
+  make: (it, rng) => languageProblem(it, rng, (c) => displayLanguageName(loadDeclaration(c).name)),
 });
 
-const isoCode = defineDataFamily<TextItem>({
+const isoCode = udhrTextFamily({
   name: 'udhr_iso_code',
-  cluster: 'language_identification',
   description: 'Give the ISO 639-3 code of the language of a UDHR paragraph.',
-  source: 'udhr',
-  hasOptions: true,
-  splitGroup: 'udhr_text',
-  templates: [
-    { inputs: 'What is the ISO 639-3 code of the language of this text?\n{text}', targets: '{answer}' },
-    { inputs: '{text}\n\nGive the three-letter ISO 639-3 code of this language.', targets: '{answer}' },
-    { inputs: 'Text: {text}\nISO 639-3:', targets: '{answer}' },
-    { inputs: 'Identify the language of "{text}" and answer with its ISO 639-3 code.', targets: '{answer}' },
-    { inputs: 'Language code (ISO 639-3) for the following passage: {text}', targets: '{answer}' },
-    { inputs: 'Write a sentence from the Universal Declaration of Human Rights in the language with ISO 639-3 code {answer}.', targets: '{text}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'What is the ISO 639-3 code of the language of this text?\n{text}',
+    '{text}\n\nGive the three-letter ISO 639-3 code of this language.',
+    'Text: {text}\nISO 639-3:',
+    'Identify the language of "{text}" and answer with its ISO 639-3 code.',
+    'Language code (ISO 639-3) for the following passage: {text}',
+    invertedTemplate('Write a sentence from the Universal Declaration of Human Rights in the language with ISO 639-3 code {answer}.', '{text}'),
+  ),
   items: udhrTextItems,
-  keyOf: textKey,
-  make(it, rng): Problem {
-    const iso = (c: string): string => loadDeclaration(c).iso6393;
-    const answer = iso(it.code);
-    return {
-      key: textKey(it),
-      fields: { text: it.text },
-      answer,
-      options: rng.shuffle([answer, ...distractorLanguages(it.code, rng, 3, iso)]),
-      meta: { code: it.code, article: it.article },
-    };
-  },
+  make: (it, rng) => languageProblem(it, rng, (c) => loadDeclaration(c).iso6393),
 });
 
-const sameLanguage = defineDataFamily<TextItem>({
+const sameLanguage = udhrTextFamily({
   name: 'udhr_same_language',
-  cluster: 'language_identification',
   description: 'Decide whether two UDHR paragraphs are in the same language (same ISO 639-3 code).',
-  source: 'udhr',
-  hasOptions: true,
-  splitGroup: 'udhr_text',
-  templates: [
-    { inputs: 'Are these two passages written in the same language?\n1. {text_a}\n2. {text_b}', targets: '{answer}' },
-    { inputs: 'Passage A: {text_a}\nPassage B: {text_b}\nSame language (yes or no)?', targets: '{answer}' },
-    { inputs: 'Do "{text_a}" and "{text_b}" come from the same language?', targets: '{answer}' },
-    { inputs: 'Text one: {text_a}\nText two: {text_b}\nIs the language of both texts the same?', targets: '{answer}' },
-    { inputs: 'Q: Is the following pair of sentences monolingual?\n{text_a}\n{text_b}\nA:', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    'Are these two passages written in the same language?\n1. {text_a}\n2. {text_b}',
+    'Passage A: {text_a}\nPassage B: {text_b}\nSame language (yes or no)?',
+    'Do "{text_a}" and "{text_b}" come from the same language?',
+    'Text one: {text_a}\nText two: {text_b}\nIs the language of both texts the same?',
+    'Q: Is the following pair of sentences monolingual?\n{text_a}\n{text_b}\nA:',
+  ),
   items: udhrTextItems,
-  keyOf: textKey,
-  make(it, rng): Problem {
+  make(it, rng) {
     const all = udhrTextItems();
     const mySplit = splitOf(`udhr_text\u0000${textKey(it)}`);
     const me = loadDeclaration(it.code);
@@ -264,7 +234,6 @@ const sameLanguage = defineDataFamily<TextItem>({
     const same = loadDeclaration(other.code).iso6393 === me.iso6393;
     const swap = rng.bool();
     return {
-      key: textKey(it),
       fields: { text_a: swap ? other.text : it.text, text_b: swap ? it.text : other.text },
       answer: same ? 'yes' : 'no',
       options: ['yes', 'no'],

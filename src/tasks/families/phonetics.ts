@@ -8,7 +8,8 @@
  * All families share the split group `cmudict`, keyed by the word.
  */
 
-import { defineDataFamily, type Problem, type TaskFamily } from '../family.js';
+import type { TaskFamily } from '../family.js';
+import { dataFamilyBuilder, flanTemplates, invertedTemplate } from '../family_builder.js';
 import type { Rng } from '../rng.js';
 import { loadCmuDict, rhymingPart, stressPattern, syllableCount } from '../data/cmudict.js';
 import { lowercaseWordSet } from '../data/wordnet.js';
@@ -38,8 +39,12 @@ function uniqueWords(): WordPron[] {
   return unique;
 }
 
-const keyOf = (w: WordPron): string => w.word;
 const pron = (w: WordPron): string => w.phones.join(' ');
+
+/** Every CMUdict family keeps a word in one split across families (split group `cmudict`). */
+const cmudictFamily = dataFamilyBuilder({
+  cluster: 'phonetics', source: 'cmudict', splitGroup: 'cmudict', keyOf: (w: WordPron) => w.word,
+});
 
 function otherWordDraw(rng: Rng, pool: readonly WordPron[], reject: (w: WordPron) => boolean): () => string {
   return () => {
@@ -53,51 +58,42 @@ function otherWordDraw(rng: Rng, pool: readonly WordPron[], reject: (w: WordPron
 
 // ----------------------------------------------------------------------------------------------
 
-const pronunciationFamily = defineDataFamily<WordPron>({
+const pronunciationFamily = cmudictFamily({
   name: 'cmu_pronunciation',
-  cluster: 'phonetics',
   description: 'Transcribe a word into ARPAbet with stress digits, as the CMU Pronouncing Dictionary does.',
-  source: 'cmudict',
-  splitGroup: 'cmudict',
-  templates: [
-    { inputs: 'How is "{word}" pronounced? Give the ARPAbet transcription with stress digits.', targets: '{answer}' },
-    { inputs: 'Word: {word}\nARPAbet:', targets: '{answer}' },
-    { inputs: 'Write the CMU Pronouncing Dictionary entry for "{word}".', targets: '{answer}' },
-    { inputs: 'Transcribe "{word}" into ARPAbet phonemes.', targets: '{answer}' },
-    { inputs: 'What phonemes make up the word "{word}"? Use ARPAbet, marking vowels 0, 1 or 2 for stress.', targets: '{answer}' },
-    { inputs: 'Which English word is pronounced {answer} in ARPAbet?', targets: '{word}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'How is "{word}" pronounced? Give the ARPAbet transcription with stress digits.',
+    'Word: {word}\nARPAbet:',
+    'Write the CMU Pronouncing Dictionary entry for "{word}".',
+    'Transcribe "{word}" into ARPAbet phonemes.',
+    'What phonemes make up the word "{word}"? Use ARPAbet, marking vowels 0, 1 or 2 for stress.',
+    invertedTemplate('Which English word is pronounced {answer} in ARPAbet?', '{word}'),
+  ),
   items: uniqueWords,
-  keyOf,
-  make: (w): Problem => ({ key: w.word, fields: { word: w.word }, answer: pron(w) }),
+  make: (w) => ({ fields: { word: w.word }, answer: pron(w) }),
 });
 
 // ----------------------------------------------------------------------------------------------
 
-const syllableFamily = defineDataFamily<WordPron>({
+const syllableFamily = cmudictFamily({
   name: 'cmu_syllable_count',
-  cluster: 'phonetics',
   description: 'Count the syllables of a word (its vowel sounds in the CMU dictionary).',
-  source: 'cmudict',
   hasOptions: true,
   hasCot: true,
-  splitGroup: 'cmudict',
-  templates: [
-    { inputs: 'How many syllables does the word "{word}" have?', targets: '{answer}' },
-    { inputs: 'Count the syllables in "{word}".', targets: '{answer}' },
-    { inputs: 'Word: {word}\nNumber of syllables:', targets: '{answer}' },
-    { inputs: 'If you say "{word}" out loud, how many syllables do you pronounce?', targets: '{answer}' },
-    { inputs: 'Q: Syllable count of "{word}"?\nA:', targets: '{answer}' },
-    { inputs: 'Give an English word with exactly {answer} syllable(s).', targets: '{word}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'How many syllables does the word "{word}" have?',
+    'Count the syllables in "{word}".',
+    'Word: {word}\nNumber of syllables:',
+    'If you say "{word}" out loud, how many syllables do you pronounce?',
+    'Q: Syllable count of "{word}"?\nA:',
+    invertedTemplate('Give an English word with exactly {answer} syllable(s).', '{word}'),
+  ),
   items: uniqueWords,
-  keyOf,
-  make(w, rng): Problem {
+  make(w, rng) {
     const n = syllableCount(w.phones);
     const vowels = w.phones.filter((p) => /\d$/.test(p));
     const lo = Math.max(1, n - rng.int(0, 2));
     return {
-      key: w.word,
       fields: { word: w.word },
       answer: String(n),
       options: [0, 1, 2, 3].map((i) => String(lo + i)),
@@ -127,30 +123,25 @@ function rhymePartners(w: WordPron): WordPron[] {
   return cls.filter((x) => x.word !== w.word && !x.word.endsWith(w.word) && !w.word.endsWith(x.word));
 }
 
-const rhymeFamily = defineDataFamily<WordPron>({
+const rhymeFamily = cmudictFamily({
   name: 'cmu_rhymes',
-  cluster: 'phonetics',
   description: 'Find a word that rhymes with a given word (same sounds from the last stressed vowel on).',
-  source: 'cmudict',
   hasOptions: true,
   hasCot: true,
-  splitGroup: 'cmudict',
-  templates: [
-    { inputs: 'Which word rhymes with "{word}"?', targets: '{answer}' },
-    { inputs: 'Give a word that rhymes with "{word}".', targets: '{answer}' },
-    { inputs: 'Find a rhyme for "{word}".', targets: '{answer}' },
-    { inputs: 'Word: {word}\nRhyme:', targets: '{answer}' },
-    { inputs: 'Name a word whose ending sounds like the ending of "{word}".', targets: '{answer}' },
-    { inputs: 'Give a word that rhymes with "{answer}".', targets: '{word}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'Which word rhymes with "{word}"?',
+    'Give a word that rhymes with "{word}".',
+    'Find a rhyme for "{word}".',
+    'Word: {word}\nRhyme:',
+    'Name a word whose ending sounds like the ending of "{word}".',
+    invertedTemplate('Give a word that rhymes with "{answer}".', '{word}'),
+  ),
   items: () => uniqueWords().filter((w) => rhymingPart(w.phones) !== '' && rhymePartners(w).length > 0),
-  keyOf,
-  make(w, rng): Problem {
+  make(w, rng) {
     const r = rhymingPart(w.phones);
     const partner = rng.pick(rhymePartners(w));
     const draw = otherWordDraw(rng, uniqueWords(), (x) => rhymingPart(x.phones) === r || x.word === w.word);
     return {
-      key: w.word,
       fields: { word: w.word },
       answer: partner.word,
       options: optionsFrom(partner.word, 3, rng, draw),
@@ -161,33 +152,28 @@ const rhymeFamily = defineDataFamily<WordPron>({
 
 // ----------------------------------------------------------------------------------------------
 
-const stressFamily = defineDataFamily<WordPron>({
+const stressFamily = cmudictFamily({
   name: 'cmu_stress',
-  cluster: 'phonetics',
   description: 'Say which syllable of a two- to five-syllable word carries the primary stress.',
-  source: 'cmudict',
   hasOptions: true,
   hasCot: true,
-  splitGroup: 'cmudict',
-  templates: [
-    { inputs: 'Which syllable of "{word}" carries the primary stress?', targets: '{answer}' },
-    { inputs: 'Where is the main stress in "{word}"? Answer first, second, third, and so on.', targets: '{answer}' },
-    { inputs: 'Word: {word}\nStressed syllable:', targets: '{answer}' },
-    { inputs: '"{word}" has {syllables} syllables. Which one is stressed?', targets: '{answer}' },
-    { inputs: 'On which syllable does the accent fall in the word "{word}"?', targets: '{answer}' },
-    { inputs: 'Give a {syllables}-syllable word stressed on the {answer} syllable.', targets: '{word}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'Which syllable of "{word}" carries the primary stress?',
+    'Where is the main stress in "{word}"? Answer first, second, third, and so on.',
+    'Word: {word}\nStressed syllable:',
+    '"{word}" has {syllables} syllables. Which one is stressed?',
+    'On which syllable does the accent fall in the word "{word}"?',
+    invertedTemplate('Give a {syllables}-syllable word stressed on the {answer} syllable.', '{word}'),
+  ),
   items: () => uniqueWords().filter((w) => {
     const s = stressPattern(w.phones);
     return s.length >= 2 && s.length <= 5 && s.filter((d) => d === '1').length === 1;
   }),
-  keyOf,
-  make(w): Problem {
+  make(w) {
     const s = stressPattern(w.phones);
     const at = s.indexOf('1') + 1;
     const vowels = w.phones.filter((p) => /\d$/.test(p));
     return {
-      key: w.word,
       fields: { word: w.word, syllables: String(s.length) },
       answer: ordinalWord(at),
       options: s.map((_, i) => ordinalWord(i + 1)),
@@ -211,31 +197,26 @@ function homophonesOf(w: WordPron): WordPron[] {
   return (homophoneGroups.get(pron(w)) ?? []).filter((x) => x.word !== w.word);
 }
 
-const homophoneFamily = defineDataFamily<WordPron>({
+const homophoneFamily = cmudictFamily({
   name: 'cmu_homophones',
-  cluster: 'phonetics',
   description: 'Name a word with exactly the same (primary) pronunciation but a different spelling.',
-  source: 'cmudict',
   hasOptions: true,
   hasCot: true,
-  splitGroup: 'cmudict',
-  templates: [
-    { inputs: 'Which word sounds the same as "{word}" but is spelled differently?', targets: '{answer}' },
-    { inputs: 'Give a homophone of "{word}".', targets: '{answer}' },
-    { inputs: 'Word: {word}\nHomophone:', targets: '{answer}' },
-    { inputs: 'Name a word pronounced exactly like "{word}".', targets: '{answer}' },
-    { inputs: 'Besides "{word}", which word is pronounced {pron} in ARPAbet?', targets: '{answer}' },
-    { inputs: 'Give a homophone of "{answer}".', targets: '{word}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'Which word sounds the same as "{word}" but is spelled differently?',
+    'Give a homophone of "{word}".',
+    'Word: {word}\nHomophone:',
+    'Name a word pronounced exactly like "{word}".',
+    'Besides "{word}", which word is pronounced {pron} in ARPAbet?',
+    invertedTemplate('Give a homophone of "{answer}".', '{word}'),
+  ),
   items: () => cmuWords().filter((w) => homophonesOf(w).length > 0),
-  keyOf,
-  make(w, rng): Problem {
+  make(w, rng) {
     const partner = rng.pick(homophonesOf(w));
     const dict = loadCmuDict();
     const sounds = pron(w);
     const draw = otherWordDraw(rng, cmuWords(), (x) => x.word === w.word || (dict.get(x.word) ?? []).some((p) => p.join(' ') === sounds));
     return {
-      key: w.word,
       fields: { word: w.word, pron: pron(w) },
       answer: partner.word,
       options: optionsFrom(partner.word, 3, rng, draw),

@@ -6,10 +6,14 @@
  * BBH as held-out evaluation tasks.
  */
 
-import { defineGeneratedFamily, type Problem, type TaskFamily } from '../family.js';
+import type { Problem, TaskFamily } from '../family.js';
+import { flanTemplates, generatedFamilyBuilder, invertedTemplate } from '../family_builder.js';
 import type { Rng } from '../rng.js';
 import { commonWords } from '../data/wordnet.js';
 import { article, joinAnd, numberWord, ordinalWord } from './util.js';
+
+/** The families of this cluster; each says itself whether it has answer options and rationales. */
+const reasoningFamily = generatedFamilyBuilder({ cluster: 'symbolic_reasoning' });
 
 // ----------------------------------------------------------------------------------------------
 // boolean_expressions
@@ -56,20 +60,19 @@ function evalBool(e: BoolExpr, steps: string[]): boolean {
   }
 }
 
-const booleanExpressions = defineGeneratedFamily({
+const booleanExpressions = reasoningFamily({
   name: 'boolean_expressions',
-  cluster: 'symbolic_reasoning',
   description: 'Evaluate Python-style boolean expressions over True, False, not, and, or (BBH boolean_expressions).',
   hasOptions: true,
   hasCot: true,
-  templates: [
-    { inputs: '{expression} is', targets: '{answer}' },
-    { inputs: 'Evaluate the boolean expression: {expression}', targets: '{answer}' },
-    { inputs: 'What is the value of the following expression?\n{expression}', targets: '{answer}' },
-    { inputs: 'Is the expression "{expression}" True or False?', targets: '{answer}' },
-    { inputs: 'Determine whether {expression} evaluates to True or False.', targets: '{answer}' },
-    { inputs: 'Write a boolean expression using True, False, not, and, or that evaluates to {answer}.', targets: '{expression}', inverted: true },
-  ],
+  templates: flanTemplates(
+    '{expression} is',
+    'Evaluate the boolean expression: {expression}',
+    'What is the value of the following expression?\n{expression}',
+    'Is the expression "{expression}" True or False?',
+    'Determine whether {expression} evaluates to True or False.',
+    invertedTemplate('Write a boolean expression using True, False, not, and, or that evaluates to {answer}.', '{expression}'),
+  ),
   make(rng): Problem {
     const e = randomBool(rng, rng.int(2, 5));
     const expression = showBool(e, rng);
@@ -92,19 +95,18 @@ const booleanExpressions = defineGeneratedFamily({
 const PAIRS: Record<string, string> = { '(': ')', '[': ']', '{': '}', '<': '>' };
 const OPENERS = Object.keys(PAIRS);
 
-const dyckLanguages = defineGeneratedFamily({
+const dyckLanguages = reasoningFamily({
   name: 'dyck_languages',
-  cluster: 'symbolic_reasoning',
   description: 'Close the open brackets of a sequence over (), [], {}, <> (BBH dyck_languages).',
   hasCot: true,
-  templates: [
-    { inputs: 'Complete the rest of the sequence, making sure that the parentheses are closed properly. Input: {sequence}', targets: '{answer}' },
-    { inputs: 'Close all the open brackets in this sequence: {sequence}', targets: '{answer}' },
-    { inputs: 'Input: {sequence}\nWhich closing brackets, in order, balance this sequence?', targets: '{answer}' },
-    { inputs: 'Here is an unfinished bracket sequence: {sequence}\nFinish it with the closing brackets it needs.', targets: '{answer}' },
-    { inputs: 'Balance the brackets. Output only the missing closing brackets, separated by spaces.\n{sequence}', targets: '{answer}' },
-    { inputs: 'Write a bracket sequence that is balanced by appending exactly "{answer}".', targets: '{sequence}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'Complete the rest of the sequence, making sure that the parentheses are closed properly. Input: {sequence}',
+    'Close all the open brackets in this sequence: {sequence}',
+    'Input: {sequence}\nWhich closing brackets, in order, balance this sequence?',
+    'Here is an unfinished bracket sequence: {sequence}\nFinish it with the closing brackets it needs.',
+    'Balance the brackets. Output only the missing closing brackets, separated by spaces.\n{sequence}',
+    invertedTemplate('Write a bracket sequence that is balanced by appending exactly "{answer}".', '{sequence}'),
+  ),
   make(rng): Problem {
     const len = rng.int(4, 18);
     const seq: string[] = [];
@@ -134,19 +136,18 @@ const dyckLanguages = defineGeneratedFamily({
 // ----------------------------------------------------------------------------------------------
 // navigate
 
-const navigate = defineGeneratedFamily({
+const navigate = reasoningFamily({
   name: 'navigate',
-  cluster: 'symbolic_reasoning',
   description: 'Decide whether a sequence of steps and turns returns to the starting point (BBH navigate).',
   hasOptions: true,
   hasCot: true,
-  templates: [
-    { inputs: 'If you follow these instructions, do you return to the starting point? {instructions}', targets: '{answer}' },
-    { inputs: 'Instructions: {instructions}\nAfter following them, are you back where you started? Answer Yes or No.', targets: '{answer}' },
-    { inputs: '{instructions}\nDo these instructions bring you back to the starting point?', targets: '{answer}' },
-    { inputs: 'Someone follows these directions: {instructions} Do they end up at the place they started?', targets: '{answer}' },
-    { inputs: 'Q: Starting from a point, you do the following. {instructions} Are you at the starting point again?\nA:', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    'If you follow these instructions, do you return to the starting point? {instructions}',
+    'Instructions: {instructions}\nAfter following them, are you back where you started? Answer Yes or No.',
+    '{instructions}\nDo these instructions bring you back to the starting point?',
+    'Someone follows these directions: {instructions} Do they end up at the place they started?',
+    'Q: Starting from a point, you do the following. {instructions} Are you at the starting point again?\nA:',
+  ),
   make(rng): Problem {
     const faceForward = rng.bool();
     const wantReturn = rng.bool();
@@ -224,19 +225,18 @@ const navigate = defineGeneratedFamily({
 
 const PEOPLE = ['Alexis', 'Amberly', 'Andree', 'Bernita', 'Christie', 'Conception', 'Crista', 'Delbert', 'Delfina', 'Elanor', 'Fidel', 'Gwenn', 'Helene', 'Inga', 'Jaymie', 'Jerry', 'Jim', 'Kandi', 'Kristian', 'Leda', 'Lorine', 'Maybelle', 'Millicent', 'Ka', 'Osvaldo', 'Phoebe', 'Raymond', 'Rashida', 'Sal', 'Shalonda', 'Sherrie', 'Shaunda', 'Tamika', 'Teressa', 'Ryan', 'Vernell', 'Vina', 'Willian', 'Yoland', 'Antwan'];
 
-const webOfLies = defineGeneratedFamily({
+const webOfLies = reasoningFamily({
   name: 'web_of_lies',
-  cluster: 'symbolic_reasoning',
   description: 'Follow a chain of people who say whether the previous one lies (BBH web_of_lies).',
   hasOptions: true,
   hasCot: true,
-  templates: [
-    { inputs: 'Question: {question}', targets: '{answer}' },
-    { inputs: '{question} Answer Yes or No.', targets: '{answer}' },
-    { inputs: 'Some people always tell the truth and some always lie. {question}', targets: '{answer}' },
-    { inputs: 'Evaluate a chain of statements. {question}', targets: '{answer}' },
-    { inputs: 'Q: {question}\nA:', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    'Question: {question}',
+    '{question} Answer Yes or No.',
+    'Some people always tell the truth and some always lie. {question}',
+    'Evaluate a chain of statements. {question}',
+    'Q: {question}\nA:',
+  ),
   make(rng): Problem {
     const n = rng.int(3, 5);
     const names = rng.sample(PEOPLE, n);
@@ -285,19 +285,18 @@ function permutations(n: number): number[][] {
   return out;
 }
 
-const logicalDeduction = defineGeneratedFamily({
+const logicalDeduction = reasoningFamily({
   name: 'logical_deduction',
-  cluster: 'symbolic_reasoning',
   description: 'Deduce a linear order of three to five objects from left/right clues and name the object at a position (BBH logical_deduction).',
   hasOptions: true,
   hasCot: true,
-  templates: [
-    { inputs: 'The following paragraph describes a set of objects arranged in a fixed order. The statements are logically consistent. {paragraph}\n{question}', targets: '{answer}' },
-    { inputs: '{paragraph} {question}', targets: '{answer}' },
-    { inputs: 'Read the description and answer the question.\nDescription: {paragraph}\nQuestion: {question}', targets: '{answer}' },
-    { inputs: 'Logic puzzle: {paragraph}\n{question}', targets: '{answer}' },
-    { inputs: 'Use the clues to work out the order. {paragraph}\nQ: {question}\nA:', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    'The following paragraph describes a set of objects arranged in a fixed order. The statements are logically consistent. {paragraph}\n{question}',
+    '{paragraph} {question}',
+    'Read the description and answer the question.\nDescription: {paragraph}\nQuestion: {question}',
+    'Logic puzzle: {paragraph}\n{question}',
+    'Use the clues to work out the order. {paragraph}\nQ: {question}\nA:',
+  ),
   make(rng): Problem {
     const scene = rng.pick(SCENES);
     const n = rng.int(3, 5);
@@ -346,19 +345,18 @@ const logicalDeduction = defineGeneratedFamily({
 const PLAYERS = ['Alice', 'Bob', 'Claire', 'Dave', 'Eve'];
 const COLORS = ['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'pink', 'white', 'black', 'brown'];
 
-const trackingShuffledObjects = defineGeneratedFamily({
+const trackingShuffledObjects = reasoningFamily({
   name: 'tracking_shuffled_objects',
-  cluster: 'symbolic_reasoning',
   description: 'Track who holds which object after a sequence of pairwise swaps (BBH tracking_shuffled_objects).',
   hasOptions: true,
   hasCot: true,
-  templates: [
-    { inputs: '{question}', targets: '{answer}' },
-    { inputs: 'Complete the sentence.\n{question}', targets: '{answer}' },
-    { inputs: 'Keep track of the swaps and finish the last sentence: {question}', targets: '{answer}' },
-    { inputs: '{question} ___\nFill in the blank.', targets: '{answer}' },
-    { inputs: 'Story: {question}\nWhat completes the story?', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    '{question}',
+    'Complete the sentence.\n{question}',
+    'Keep track of the swaps and finish the last sentence: {question}',
+    '{question} ___\nFill in the blank.',
+    'Story: {question}\nWhat completes the story?',
+  ),
   make(rng): Problem {
     const n = rng.pick([3, 5]);
     const players = PLAYERS.slice(0, n);
@@ -393,17 +391,16 @@ const trackingShuffledObjects = defineGeneratedFamily({
 // ----------------------------------------------------------------------------------------------
 // word_sorting
 
-const wordSorting = defineGeneratedFamily({
+const wordSorting = reasoningFamily({
   name: 'word_sorting',
-  cluster: 'symbolic_reasoning',
   description: 'Sort a list of English words (from WordNet) alphabetically (BBH word_sorting).',
-  templates: [
-    { inputs: 'Sort the following words alphabetically: List: {words}', targets: '{answer}' },
-    { inputs: 'Put these words in alphabetical order: {words}', targets: '{answer}' },
-    { inputs: 'Words: {words}\nWrite them sorted from A to Z, separated by spaces.', targets: '{answer}' },
-    { inputs: 'Alphabetize the list "{words}".', targets: '{answer}' },
-    { inputs: 'Arrange in dictionary order: {words}', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    'Sort the following words alphabetically: List: {words}',
+    'Put these words in alphabetical order: {words}',
+    'Words: {words}\nWrite them sorted from A to Z, separated by spaces.',
+    'Alphabetize the list "{words}".',
+    'Arrange in dictionary order: {words}',
+  ),
   make(rng): Problem {
     const words = rng.sample(commonWords(), rng.int(3, 12));
     const sorted = words.slice().sort();
@@ -423,19 +420,18 @@ export const OBJECT_LEXICON: Readonly<Record<string, ReadonlyArray<readonly [str
   objects: [['chair', 'chairs'], ['table', 'tables'], ['bed', 'beds'], ['couch', 'couches'], ['lamp', 'lamps'], ['oven', 'ovens'], ['microwave', 'microwaves'], ['stove', 'stoves'], ['toaster', 'toasters'], ['fridge', 'fridges'], ['car', 'cars']],
 };
 
-const objectCounting = defineGeneratedFamily({
+const objectCounting = reasoningFamily({
   name: 'object_counting',
-  cluster: 'symbolic_reasoning',
   description: 'Count the items of one category in a list of possessions (BBH object_counting).',
   hasOptions: true,
   hasCot: true,
-  templates: [
-    { inputs: '{question}', targets: '{answer}' },
-    { inputs: 'Q: {question}\nA:', targets: '{answer}' },
-    { inputs: 'Count carefully. {question}', targets: '{answer}' },
-    { inputs: '{question} Give the answer as a number.', targets: '{answer}' },
-    { inputs: 'Answer the counting question: {question}', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    '{question}',
+    'Q: {question}\nA:',
+    'Count carefully. {question}',
+    '{question} Give the answer as a number.',
+    'Answer the counting question: {question}',
+  ),
   make(rng): Problem {
     const cats = Object.keys(OBJECT_LEXICON);
     const target = rng.pick(cats);

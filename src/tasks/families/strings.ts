@@ -4,10 +4,14 @@
  * acronyms, palindrome detection, letter counting and vowel removal.
  */
 
-import { defineGeneratedFamily, type Problem, type TaskFamily } from '../family.js';
+import type { Problem, TaskFamily } from '../family.js';
+import { flanTemplates, generatedFamilyBuilder, invertedTemplate } from '../family_builder.js';
 import type { Rng } from '../rng.js';
 import { commonWords } from '../data/wordnet.js';
 import { numericOptions } from './util.js';
+
+/** The families of this cluster; each says itself whether it has answer options and rationales. */
+const stringFamily = generatedFamilyBuilder({ cluster: 'string_manipulation' });
 
 function phrase(rng: Rng, min: number, max: number): string {
   return rng.sample(commonWords(), rng.int(min, max)).join(' ');
@@ -19,19 +23,18 @@ function showChar(c: string): string {
 
 // ----------------------------------------------------------------------------------------------
 
-const reverseString = defineGeneratedFamily({
+const reverseString = stringFamily({
   name: 'reverse_string',
-  cluster: 'string_manipulation',
   description: 'Reverse the characters of a word or two-word phrase.',
   hasCot: true,
-  templates: [
-    { inputs: 'Reverse the string "{text}".', targets: '{answer}' },
-    { inputs: 'Write "{text}" backwards.', targets: '{answer}' },
-    { inputs: 'What do you get if you reverse the order of the characters in "{text}"?', targets: '{answer}' },
-    { inputs: 'Input: {text}\nOutput the input reversed, character by character.', targets: '{answer}' },
-    { inputs: 'Spell "{text}" from the last character to the first, with no separators.', targets: '{answer}' },
-    { inputs: 'Which string, when reversed, gives "{answer}"?', targets: '{text}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'Reverse the string "{text}".',
+    'Write "{text}" backwards.',
+    'What do you get if you reverse the order of the characters in "{text}"?',
+    'Input: {text}\nOutput the input reversed, character by character.',
+    'Spell "{text}" from the last character to the first, with no separators.',
+    invertedTemplate('Which string, when reversed, gives "{answer}"?', '{text}'),
+  ),
   make(rng): Problem {
     const text = phrase(rng, 1, rng.bool(0.7) ? 1 : 2);
     const chars = [...text];
@@ -66,18 +69,17 @@ function applyCase(s: string, op: (typeof CASE_OPS)[number]): string {
   }
 }
 
-const changeCase = defineGeneratedFamily({
+const changeCase = stringFamily({
   name: 'change_case',
-  cluster: 'string_manipulation',
   description: 'Convert a phrase to upper, lower, title or swapped case.',
-  templates: [
-    { inputs: 'Convert "{text}" to {operation}.', targets: '{answer}' },
-    { inputs: 'Rewrite the following text in {operation}: {text}', targets: '{answer}' },
-    { inputs: 'Text: {text}\nThe same text in {operation}:', targets: '{answer}' },
-    { inputs: 'Change the capitalization of "{text}" to {operation}.', targets: '{answer}' },
-    { inputs: 'Apply {operation} to this string: {text}', targets: '{answer}' },
-    { inputs: 'Give a phrase that becomes "{answer}" when converted to {operation}.', targets: '{text}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'Convert "{text}" to {operation}.',
+    'Rewrite the following text in {operation}: {text}',
+    'Text: {text}\nThe same text in {operation}:',
+    'Change the capitalization of "{text}" to {operation}.',
+    'Apply {operation} to this string: {text}',
+    invertedTemplate('Give a phrase that becomes "{answer}" when converted to {operation}.', '{text}'),
+  ),
   make(rng): Problem {
     const text = randomCasing(phrase(rng, 2, 4), rng);
     const operation = rng.pick(CASE_OPS);
@@ -91,19 +93,18 @@ function caesar(s: string, k: number): string {
   return [...s].map((c) => (c >= 'a' && c <= 'z' ? String.fromCharCode(97 + ((c.charCodeAt(0) - 97 + k) % 26 + 26) % 26) : c)).join('');
 }
 
-const caesarCipher = defineGeneratedFamily({
+const caesarCipher = stringFamily({
   name: 'caesar_cipher',
-  cluster: 'string_manipulation',
   description: 'Encrypt lower-case text with a Caesar shift (letters only; spaces kept).',
   hasCot: true,
-  templates: [
-    { inputs: 'Encrypt "{text}" with a Caesar cipher, shifting each letter {shift} places forward in the alphabet.', targets: '{answer}' },
-    { inputs: 'Apply a Caesar shift of {shift} to: {text}', targets: '{answer}' },
-    { inputs: 'Caesar cipher, key {shift}. Plaintext: {text}\nCiphertext:', targets: '{answer}' },
-    { inputs: 'Shift every letter of "{text}" by {shift} (z wraps around to a).', targets: '{answer}' },
-    { inputs: 'Encode the message "{text}" using ROT{shift}.', targets: '{answer}' },
-    { inputs: 'Decrypt "{answer}", which was encrypted with a Caesar shift of {shift}.', targets: '{text}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'Encrypt "{text}" with a Caesar cipher, shifting each letter {shift} places forward in the alphabet.',
+    'Apply a Caesar shift of {shift} to: {text}',
+    'Caesar cipher, key {shift}. Plaintext: {text}\nCiphertext:',
+    'Shift every letter of "{text}" by {shift} (z wraps around to a).',
+    'Encode the message "{text}" using ROT{shift}.',
+    invertedTemplate('Decrypt "{answer}", which was encrypted with a Caesar shift of {shift}.', '{text}'),
+  ),
   make(rng): Problem {
     const text = phrase(rng, 1, 3);
     const shift = rng.int(1, 25);
@@ -120,19 +121,18 @@ const caesarCipher = defineGeneratedFamily({
 
 // ----------------------------------------------------------------------------------------------
 
-const acronym = defineGeneratedFamily({
+const acronym = stringFamily({
   name: 'acronym',
-  cluster: 'string_manipulation',
   description: 'Form the upper-case acronym of a phrase from the first letter of each word.',
   hasCot: true,
-  templates: [
-    { inputs: 'Form an acronym from: {text}', targets: '{answer}' },
-    { inputs: 'What is the acronym of "{text}"? Use the first letter of each word, in upper case.', targets: '{answer}' },
-    { inputs: 'Phrase: {text}\nAcronym:', targets: '{answer}' },
-    { inputs: 'Take the first letter of every word in "{text}" and write them together in capitals.', targets: '{answer}' },
-    { inputs: 'Abbreviate "{text}" to its initials.', targets: '{answer}' },
-    { inputs: 'Give a phrase whose acronym is {answer}.', targets: '{text}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'Form an acronym from: {text}',
+    'What is the acronym of "{text}"? Use the first letter of each word, in upper case.',
+    'Phrase: {text}\nAcronym:',
+    'Take the first letter of every word in "{text}" and write them together in capitals.',
+    'Abbreviate "{text}" to its initials.',
+    invertedTemplate('Give a phrase whose acronym is {answer}.', '{text}'),
+  ),
   make(rng): Problem {
     const text = phrase(rng, 2, 5);
     const words = text.split(' ');
@@ -155,19 +155,18 @@ function isPalindrome(s: string): boolean {
 
 let palindromicWords: string[] | undefined;
 
-const palindromeCheck = defineGeneratedFamily({
+const palindromeCheck = stringFamily({
   name: 'palindrome_check',
-  cluster: 'string_manipulation',
   description: 'Decide whether a string reads the same backwards (real palindromic words, constructed palindromes and near misses).',
   hasOptions: true,
   hasCot: true,
-  templates: [
-    { inputs: 'Is "{text}" a palindrome?', targets: '{answer}' },
-    { inputs: 'Does the string "{text}" read the same forwards and backwards? Answer yes or no.', targets: '{answer}' },
-    { inputs: 'Question: is {text} a palindrome?\nAnswer:', targets: '{answer}' },
-    { inputs: 'Check whether "{text}" is unchanged when reversed.', targets: '{answer}' },
-    { inputs: 'String: {text}\nPalindrome (yes/no)?', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    'Is "{text}" a palindrome?',
+    'Does the string "{text}" read the same forwards and backwards? Answer yes or no.',
+    'Question: is {text} a palindrome?\nAnswer:',
+    'Check whether "{text}" is unchanged when reversed.',
+    'String: {text}\nPalindrome (yes/no)?',
+  ),
   make(rng): Problem {
     const words = commonWords();
     const kind = rng.int(0, 3);
@@ -202,19 +201,18 @@ const palindromeCheck = defineGeneratedFamily({
 
 // ----------------------------------------------------------------------------------------------
 
-const letterCounting = defineGeneratedFamily({
+const letterCounting = stringFamily({
   name: 'letter_counting',
-  cluster: 'string_manipulation',
   description: 'Count how many times a letter occurs in a word or short phrase.',
   hasOptions: true,
   hasCot: true,
-  templates: [
-    { inputs: 'How many times does the letter "{letter}" appear in "{text}"?', targets: '{answer}' },
-    { inputs: 'Count the occurrences of "{letter}" in the text "{text}".', targets: '{answer}' },
-    { inputs: 'In "{text}", how many {letter}\'s are there?', targets: '{answer}' },
-    { inputs: 'Text: {text}\nLetter: {letter}\nCount:', targets: '{answer}' },
-    { inputs: 'Q: Number of "{letter}" characters in "{text}"?\nA:', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    'How many times does the letter "{letter}" appear in "{text}"?',
+    'Count the occurrences of "{letter}" in the text "{text}".',
+    'In "{text}", how many {letter}\'s are there?',
+    'Text: {text}\nLetter: {letter}\nCount:',
+    'Q: Number of "{letter}" characters in "{text}"?\nA:',
+  ),
   make(rng): Problem {
     const text = phrase(rng, 1, 2);
     const present = [...new Set([...text].filter((c) => c !== ' '))];
@@ -236,18 +234,17 @@ const letterCounting = defineGeneratedFamily({
 
 // ----------------------------------------------------------------------------------------------
 
-const removeVowels = defineGeneratedFamily({
+const removeVowels = stringFamily({
   name: 'remove_vowels',
-  cluster: 'string_manipulation',
   description: 'Delete the vowels a, e, i, o, u from a word or phrase.',
-  templates: [
-    { inputs: 'Remove all vowels (a, e, i, o, u) from "{text}".', targets: '{answer}' },
-    { inputs: 'Delete every a, e, i, o and u in: {text}', targets: '{answer}' },
-    { inputs: 'Text: {text}\nThe text without vowels:', targets: '{answer}' },
-    { inputs: 'Write "{text}" with its vowels taken out (keep spaces and other letters).', targets: '{answer}' },
-    { inputs: 'Strip the vowels from the string "{text}".', targets: '{answer}' },
-    { inputs: 'Which word or phrase becomes "{answer}" after removing its vowels?', targets: '{text}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'Remove all vowels (a, e, i, o, u) from "{text}".',
+    'Delete every a, e, i, o and u in: {text}',
+    'Text: {text}\nThe text without vowels:',
+    'Write "{text}" with its vowels taken out (keep spaces and other letters).',
+    'Strip the vowels from the string "{text}".',
+    invertedTemplate('Which word or phrase becomes "{answer}" after removing its vowels?', '{text}'),
+  ),
   make(rng): Problem {
     let text = phrase(rng, 1, 3);
     while (!/[^aeiou ]/.test(text)) text = phrase(rng, 1, 3);

@@ -5,12 +5,16 @@
  * day-number functions in `util.ts` (tests check them against `Date`).
  */
 
-import { defineGeneratedFamily, type Problem, type TaskFamily } from '../family.js';
+import type { Problem, TaskFamily } from '../family.js';
+import { flanTemplates, generatedFamilyBuilder, invertedTemplate } from '../family_builder.js';
 import type { Rng } from '../rng.js';
 import {
   MONTH_NAMES, WEEKDAY_NAMES, civilFromDays, dateWalk, daysFromCivil, daysInMonth, formatISO, formatLong, formatMDY,
   isLeapYear, mod, optionsFrom, randomDate, weekdayOfDays, type CivilDate,
 } from './util.js';
+
+/** Every temporal family has answer options and a worked rationale. */
+const temporalFamily = generatedFamilyBuilder({ cluster: 'temporal', hasOptions: true, hasCot: true });
 
 function formatAny(d: CivilDate, rng: Rng): string {
   const f = rng.int(0, 2);
@@ -36,20 +40,17 @@ function dateOptions(answer: CivilDate, rng: Rng): string[] {
 // ----------------------------------------------------------------------------------------------
 // date_arithmetic
 
-const dateArithmetic = defineGeneratedFamily({
+const dateArithmetic = temporalFamily({
   name: 'date_arithmetic',
-  cluster: 'temporal',
   description: 'Add or subtract days or weeks from a date; answer in MM/DD/YYYY.',
-  hasOptions: true,
-  hasCot: true,
-  templates: [
-    { inputs: 'What is the date {amount} {direction} {date}? Answer in MM/DD/YYYY.', targets: '{answer}' },
-    { inputs: 'Start from {date}. Move {amount} {direction_word}. What date is it? (MM/DD/YYYY)', targets: '{answer}' },
-    { inputs: 'If today is {date}, what will the date be {amount} {direction_later}? Give it as MM/DD/YYYY.', targets: '{answer}' },
-    { inputs: 'Date arithmetic: {date} {sign} {amount} = ? (format MM/DD/YYYY)', targets: '{answer}' },
-    { inputs: 'Q: Which date is {amount} {direction} {date}, in MM/DD/YYYY format?\nA:', targets: '{answer}' },
-    { inputs: 'Which date is {amount} {opposite} {answer}? Answer in MM/DD/YYYY.', targets: '{date_mdy}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'What is the date {amount} {direction} {date}? Answer in MM/DD/YYYY.',
+    'Start from {date}. Move {amount} {direction_word}. What date is it? (MM/DD/YYYY)',
+    'If today is {date}, what will the date be {amount} {direction_later}? Give it as MM/DD/YYYY.',
+    'Date arithmetic: {date} {sign} {amount} = ? (format MM/DD/YYYY)',
+    'Q: Which date is {amount} {direction} {date}, in MM/DD/YYYY format?\nA:',
+    invertedTemplate('Which date is {amount} {opposite} {answer}? Answer in MM/DD/YYYY.', '{date_mdy}'),
+  ),
   make(rng): Problem {
     const start = randomDate(rng, 1900, 2100);
     const weeks = rng.bool(0.3);
@@ -84,20 +85,17 @@ const dateArithmetic = defineGeneratedFamily({
 
 const ANCHOR = { year: 2000, month: 1, day: 1 }; // a Saturday
 
-const dayOfWeek = defineGeneratedFamily({
+const dayOfWeek = temporalFamily({
   name: 'day_of_week',
-  cluster: 'temporal',
   description: 'Name the weekday of a date between 1600 and 2200, counting from a known anchor date.',
-  hasOptions: true,
-  hasCot: true,
-  templates: [
-    { inputs: 'What day of the week was {date}?', targets: '{answer}' },
-    { inputs: 'On which weekday does {date} fall?', targets: '{answer}' },
-    { inputs: 'Give the day of the week for the date {date}.', targets: '{answer}' },
-    { inputs: 'Q: {date} was a ...?\nA:', targets: '{answer}' },
-    { inputs: 'Determine the weekday (Monday to Sunday) of {date}.', targets: '{answer}' },
-    { inputs: 'Name a date in {month_name} {year} that falls on a {answer}.', targets: '{date_long}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'What day of the week was {date}?',
+    'On which weekday does {date} fall?',
+    'Give the day of the week for the date {date}.',
+    'Q: {date} was a ...?\nA:',
+    'Determine the weekday (Monday to Sunday) of {date}.',
+    invertedTemplate('Name a date in {month_name} {year} that falls on a {answer}.', '{date_long}'),
+  ),
   make(rng): Problem {
     const d = randomDate(rng, 1600, 2200);
     const z = daysFromCivil(d);
@@ -130,19 +128,16 @@ export const RELATIVE_PHRASES: ReadonlyArray<readonly [string, 'd' | 'm' | 'y', 
   ['one week from today', 'd', 7], ['10 days ago', 'd', -10], ['a month ago', 'm', -1], ['one year ago', 'y', -1], ['one year from today', 'y', 1],
 ];
 
-const dateUnderstanding = defineGeneratedFamily({
+const dateUnderstanding = temporalFamily({
   name: 'date_understanding',
-  cluster: 'temporal',
   description: 'Infer a date relative to a described day such as "Yesterday was Christmas Eve of 1937" (BBH date_understanding).',
-  hasOptions: true,
-  hasCot: true,
-  templates: [
-    { inputs: '{context} What is the date {phrase} in MM/DD/YYYY?', targets: '{answer}' },
-    { inputs: '{context}\nQuestion: what was or will be the date {phrase}? Use MM/DD/YYYY.', targets: '{answer}' },
-    { inputs: 'Context: {context}\nGive the date {phrase} (MM/DD/YYYY).', targets: '{answer}' },
-    { inputs: '{context} Find the date {phrase}. Answer with MM/DD/YYYY.', targets: '{answer}' },
-    { inputs: 'Q: {context} What is the date {phrase}? Format: MM/DD/YYYY.\nA:', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    '{context} What is the date {phrase} in MM/DD/YYYY?',
+    '{context}\nQuestion: what was or will be the date {phrase}? Use MM/DD/YYYY.',
+    'Context: {context}\nGive the date {phrase} (MM/DD/YYYY).',
+    '{context} Find the date {phrase}. Answer with MM/DD/YYYY.',
+    'Q: {context} What is the date {phrase}? Format: MM/DD/YYYY.\nA:',
+  ),
   make(rng): Problem {
     const year = rng.int(1900, 2030);
     const form = rng.int(0, 3);
@@ -183,20 +178,17 @@ const dateUnderstanding = defineGeneratedFamily({
 // ----------------------------------------------------------------------------------------------
 // days_between
 
-const daysBetween = defineGeneratedFamily({
+const daysBetween = temporalFamily({
   name: 'days_between',
-  cluster: 'temporal',
   description: 'Count the days from one date to a later one (up to about seven months apart).',
-  hasOptions: true,
-  hasCot: true,
-  templates: [
-    { inputs: 'How many days are there from {start} to {end}?', targets: '{answer}' },
-    { inputs: 'Count the number of days between {start} and {end}.', targets: '{answer}' },
-    { inputs: 'If it is {start} today, in how many days will it be {end}?', targets: '{answer}' },
-    { inputs: 'What is the difference in days between {end} and {start}?', targets: '{answer}' },
-    { inputs: 'Q: Days from {start} until {end}?\nA:', targets: '{answer}' },
-    { inputs: 'Which date is {answer} days after {start}? Answer in the same format.', targets: '{end}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'How many days are there from {start} to {end}?',
+    'Count the number of days between {start} and {end}.',
+    'If it is {start} today, in how many days will it be {end}?',
+    'What is the difference in days between {end} and {start}?',
+    'Q: Days from {start} until {end}?\nA:',
+    invertedTemplate('Which date is {answer} days after {start}? Answer in the same format.', '{end}'),
+  ),
   make(rng): Problem {
     const a = randomDate(rng, 1950, 2050);
     const n = rng.int(1, 220);
@@ -217,19 +209,16 @@ const daysBetween = defineGeneratedFamily({
 // ----------------------------------------------------------------------------------------------
 // leap_year
 
-const leapYear = defineGeneratedFamily({
+const leapYear = temporalFamily({
   name: 'leap_year',
-  cluster: 'temporal',
   description: 'Decide whether a year is a Gregorian leap year.',
-  hasOptions: true,
-  hasCot: true,
-  templates: [
-    { inputs: 'Is {year} a leap year?', targets: '{answer}' },
-    { inputs: 'Question: Was (or will) {year} be a leap year? Answer yes or no.', targets: '{answer}' },
-    { inputs: 'Does February have 29 days in {year}?', targets: '{answer}' },
-    { inputs: 'In the Gregorian calendar, is the year {year} a leap year?', targets: '{answer}' },
-    { inputs: 'Year: {year}\nLeap year?', targets: '{answer}' },
-  ],
+  templates: flanTemplates(
+    'Is {year} a leap year?',
+    'Question: Was (or will) {year} be a leap year? Answer yes or no.',
+    'Does February have 29 days in {year}?',
+    'In the Gregorian calendar, is the year {year} a leap year?',
+    'Year: {year}\nLeap year?',
+  ),
   make(rng): Problem {
     const century = rng.bool(0.25);
     const y = century ? 100 * rng.int(15, 24) : rng.int(1500, 2400);
@@ -257,20 +246,17 @@ function twelveHour(mins: number): string {
   return `${h12}:${String(m).padStart(2, '0')} ${h < 12 ? 'AM' : 'PM'}`;
 }
 
-const timeArithmetic = defineGeneratedFamily({
+const timeArithmetic = temporalFamily({
   name: 'time_arithmetic',
-  cluster: 'temporal',
   description: 'Add or subtract hours and minutes on a 24-hour clock.',
-  hasOptions: true,
-  hasCot: true,
-  templates: [
-    { inputs: 'It is {time} now. What time will it be {duration} {later}? Answer in 24-hour HH:MM.', targets: '{answer}' },
-    { inputs: 'A clock shows {time}. What does it show after moving {duration} {direction}? (24-hour HH:MM)', targets: '{answer}' },
-    { inputs: 'What time is {duration} {relation} {time}? Give the answer as HH:MM on a 24-hour clock.', targets: '{answer}' },
-    { inputs: 'Clock arithmetic: {time} {sign} {duration} = ? (HH:MM, 24-hour)', targets: '{answer}' },
-    { inputs: 'Q: The meeting starts at {time}. What time is {duration} {relation} the start? Use HH:MM (24-hour).\nA:', targets: '{answer}' },
-    { inputs: 'What time is {duration} {opposite} {answer}? Answer in 24-hour HH:MM.', targets: '{time24}', inverted: true },
-  ],
+  templates: flanTemplates(
+    'It is {time} now. What time will it be {duration} {later}? Answer in 24-hour HH:MM.',
+    'A clock shows {time}. What does it show after moving {duration} {direction}? (24-hour HH:MM)',
+    'What time is {duration} {relation} {time}? Give the answer as HH:MM on a 24-hour clock.',
+    'Clock arithmetic: {time} {sign} {duration} = ? (HH:MM, 24-hour)',
+    'Q: The meeting starts at {time}. What time is {duration} {relation} the start? Use HH:MM (24-hour).\nA:',
+    invertedTemplate('What time is {duration} {opposite} {answer}? Answer in 24-hour HH:MM.', '{time24}'),
+  ),
   make(rng): Problem {
     const start = rng.int(0, 24 * 60 - 1);
     const h = rng.int(0, 12);
