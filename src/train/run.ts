@@ -17,6 +17,7 @@ import { ModelError, evalShape } from '../nn/module.js';
 import { Array } from '../core/array.js';
 import { random } from '../random/index.js';
 import { writeFileAtomic, type JsonValue } from '../checkpoint/index.js';
+import { usedTaskIds } from '../data/seqio/index.js';
 import { activeParamScale, matmulParamCount } from './flops.js';
 import { parseTrainConfig, resolveModelSpec, type ModelFamily, type OptimizerConfig, type ScheduleConfig, type TrainConfig } from './config.js';
 import { structuralFamily } from '../models/moe_schema.js';
@@ -37,6 +38,11 @@ export interface RunRecord {
   /** The model spec given to `createModel` (family + full config). */
   model: Record<string, unknown> & { family: ModelFamily };
   tokenizer: TokenizerSpec;
+  /**
+   * For a task-routed model: the task ids its training data used (`ids`, each with its name in
+   * `names`), so that exporting a task the model never trained on can be refused.
+   */
+  taskIds?: { describe: string; names: string[]; ids: number[] };
 }
 
 /** Builds a learning-rate schedule (or constant) from its config; `steps` is the default decay length. */
@@ -168,6 +174,7 @@ export async function runTraining(config: TrainConfig | unknown, opts: RunOption
     tokSpec = { kind: 'sentencepiece', model: 'tokenizer.model', sha256: createHash('sha256').update(bytes).digest('hex') };
   }
   const record: RunRecord = { format: RUN_FORMAT, version: 1, config: cfg, model: spec, tokenizer: tokSpec };
+  if (data.taskIds) record.taskIds = { describe: data.taskIds.describe, names: [...data.taskIds.names], ids: usedTaskIds(data.taskIds) };
 
   // FLOPs: lookup-only tables are excluded from N; encoder-decoders count each stack on its own tokens.
   const tied = spec.tieEmbeddings ?? (family === 'decoder');
