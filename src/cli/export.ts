@@ -42,6 +42,8 @@ export interface ExportOptions {
   batch?: number;
   length?: number;
   inputsLength?: number;
+  /** Export a task the checkpoint's training data never contained (its routing is untrained). */
+  allowUntrainedTask?: boolean;
 }
 
 /** What {@link runExport} did. */
@@ -87,11 +89,16 @@ export function runExport(o: ExportOptions): ExportReport {
   let model: Model;
   let params: unknown;
   let source: string;
+  let trainedIds: { names: string[]; ids: number[] } | undefined;
   if (o.checkpoint !== undefined) {
     const l = loadModelCheckpoint(o.checkpoint, { step: o.step });
     model = l.model;
     params = l.params;
     source = `checkpoint ${l.path} (step ${l.step})`;
+    // a run record (src/train/run.ts) lists the task ids its data used
+    type Ids = { names: string[]; ids: number[] };
+    const extra = l.extra as { taskIds?: Ids; run?: { taskIds?: Ids } } | undefined;
+    trainedIds = extra?.taskIds ?? extra?.run?.taskIds;
   } else {
     const spec = presetSpec(o.preset!, o.task !== undefined, o.numTasks, o.expertsPerTask);
     model = createModel(spec);
@@ -109,6 +116,10 @@ export function runExport(o: ExportOptions): ExportReport {
     if (spec.kind !== 'task') throw new ExportCliError(`--task needs a task-routed model, but this model's MoE layers use ${spec.kind} routing`);
     const scheme = sm.config.moe.taskIds;
     const id = resolveTaskId(o.task, numTasks, scheme);
+    if (trainedIds && !trainedIds.ids.includes(id) && !o.allowUntrainedTask) {
+      const nameOf = (i: number) => `${trainedIds!.names[i] ?? '?'} (${i})`;
+      throw new ExportCliError(`--task ${o.task}: task id ${id} never occurred in this checkpoint's training data (it trained on ${trainedIds.ids.map(nameOf).join(', ')}), so its routing is untrained and its sub-network arbitrary; export one of those, or pass --allow-untrained-task to export it anyway`);
+    }
     const ex = extractTaskSubnetwork(sm, params as never, id);
     const name = scheme ? taskNames(scheme)[id] : undefined;
     const taskInfo = { id, ...(name ? { name } : {}), layers: ex.layers };
@@ -170,6 +181,7 @@ export function registerExportCommands(program: Command, io: { stdout?: { write(
     .option('--batch <n>', 'rows per call (default 1)', intOpt('--batch', 1))
     .option('--length <n>', 'decoder length (default 64)', intOpt('--length', 1))
     .option('--inputs-length <n>', 'encoder length of encoder-decoders (default 64)', intOpt('--inputs-length', 1))
+    .option('--allow-untrained-task', 'with --task on a checkpoint: export a task its training data never contained')
     .action((o: ExportOptions) => {
       const r = runExport(o);
       (io.stdout ?? process.stdout).write(formatExportReport(r) + '\n');

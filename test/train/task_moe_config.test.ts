@@ -48,6 +48,9 @@ test('configs/task-moe-tiny.json trains (3 steps), checkpoints, and exports one 
     const p = loaded.params as GlamParams;
     assert.deepEqual(report.task!.layers.map((l) => l.experts), taskExperts(m, p, 0).map((l) => l.experts));
     assert.ok(report.paramCount.exported < report.paramCount.full);
+    // phonetics (cluster id 8) is not in the config's data: refused unless asked for explicitly
+    assert.throws(() => runExport({ checkpoint: dir, task: 'phonetics', out: path.join(dir, 'ph.onnx'), batch: 1, length: 24 }), /task id 8 never occurred in this checkpoint's training data \(it trained on arithmetic \(0\), .*--allow-untrained-task/);
+    assert.equal(runExport({ checkpoint: dir, task: 'phonetics', out: path.join(dir, 'ph.onnx'), batch: 1, length: 24, allowUntrainedTask: true }).task!.id, 8);
 
     // An arithmetic prompt: the full model with every token's task id 0 vs the exported sub-network.
     const ids = new ByteTokenizer().encode('What is 17 mod 5? Answer:').slice(0, 24);
