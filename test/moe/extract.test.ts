@@ -13,9 +13,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { Array, np, random } from '../../src/index.js';
+import onnxProto from 'onnx-proto';
+import { Array, makeGraph, np, random } from '../../src/index.js';
+import { dce } from '../../src/core/passes.js';
+import type { Graph } from '../../src/core/ir.js';
 import { models, type Batch, type GlamModel, type GlamParams } from '../../src/models/index.js';
 import { extractTaskSubnetwork, resolveTaskId, taskExperts, type SparseModel } from '../../src/export/task_moe.js';
+import { exportModelOnnx } from '../../src/export/onnx_model.js';
 import { saveModelCheckpoint } from '../../src/export/model_checkpoint.js';
 import { runExport, formatExportReport } from '../../src/cli/export.js';
 import { maxAbsDiff } from './helpers.js';
@@ -99,6 +103,67 @@ test('ST-MoE and fixed task tables: extraction is exact; weights are the router 
   const exg = checkEqual(g, pg, 1, { decoder_input_tokens: tokens(7, 2, 6) });
   assert.deepEqual(exg.layers[0], { layer: 'layers_1', experts: [2, 1], weights: [0.5, 0.5] });
   assert.deepEqual(taskExperts(g, pg, 2)[0].experts, [3, 0]);
+});
+
+/** The traced inference graph (what jit and the ONNX export lower) of `model.apply`. */
+function inferenceGraph(model: SparseModel, params: unknown, batch: Batch): Graph {
+  return dce(makeGraph((p: unknown, b: Batch) => model.apply(p as never, b))(params, batch));
+}
+
+function primCounts(g: Graph): Map<string, number> {
+  const c = new Map<string, number>();
+  for (const e of g.eqns) c.set(e.prim, (c.get(e.prim) ?? 0) + 1);
+  return c;
+}
+
+/** Primitives of routing and dispatch (top-k choice, slot placement, scatter of expert outputs). */
+const ROUTING_PRIMS = ['top_k', 'cumsum', 'scatter_add', 'argmax'];
+
+test('the extracted model is as lean as a dense model: no routing ops, no float64, one k·f-wide matmul per merged projection', () => {
+  // vocabulary 96, so no other matmul is k·f = 64 wide
+  const m = GLaM({ ...GLAM_PRESETS.test, vocabSize: 96, numLayers: 4, numExperts: 8, router: { kind: 'task', numTasks: 5, k: 2 } });
+  const p = sharpen(m.init(random.key(0)));
+  const batch = { decoder_input_tokens: tokens(1, 2, 8) };
+  const ex = extractTaskSubnetwork(m, p, 3);
+  const full = primCounts(inferenceGraph(m, p, { ...batch, task_ids: ids(3, 3) }));
+  const sub = inferenceGraph(ex.model, ex.params, batch);
+  const counts = primCounts(sub);
+  // the check can fail: the full model's graph has the routing primitives
+  assert.ok(ROUTING_PRIMS.some((r) => (full.get(r) ?? 0) > 0), `the full model routes: ${[...full.keys()].join(', ')}`);
+  for (const r of ROUTING_PRIMS) assert.equal(counts.get(r) ?? 0, 0, `the extracted graph has ${counts.get(r)} ${r}`);
+  // a dense GLaM of the same widths, built directly, traces to the same program
+  const dense = GLaM({ ...GLAM_PRESETS.test, vocabSize: 96, numLayers: 4, numExperts: 8, moeLayers: [], layerMlpDims: [32, 64, 32, 64] });
+  assert.deepEqual([...counts].sort(), [...primCounts(inferenceGraph(dense, dense.init(random.key(1)), batch))].sort());
+  // gathers: the token embedding and the relative-position bias only (the dense model's two)
+  assert.equal(counts.get('gather') ?? 0, 2);
+  const avals = [...sub.inputs, ...sub.consts, ...sub.eqns.flatMap((e) => e.outputs)].map((v) => v.aval);
+  assert.ok(avals.every((a) => a.dtype !== 'float64'), 'no float64 value in the extracted graph');
+  // each merged layer: its two input projections are ONE matmul of width k·f = 64 each (not k of width 32)
+  const dots = sub.eqns.filter((e) => e.prim === 'dot_general').map((e) => e.outputs[0].aval.shape);
+  assert.equal(dots.filter((sh) => sh[sh.length - 1] === 64).length, 4, `dot_general output shapes: ${JSON.stringify(dots)}`);
+  // the merged weights are stored pre-merged as plain [d, k·f] / [k·f, d] arrays
+  const mlp = (ex.params as GlamParams).layers_1.mlp as unknown as Record<string, { kernel: Array }>;
+  assert.deepEqual(Object.fromEntries(Object.entries(mlp).map(([k, v]) => [k, v.kernel.shape])), { wo: [64, 16], wi_0: [16, 64], wi_1: [16, 64] });
+  for (const w of Object.values(mlp)) assert.equal(w.kernel.dataSync().length, w.kernel.size);
+});
+
+test('the exported extracted ONNX graph holds no routing or dispatch node and no float64 tensor', () => {
+  const m = GLaM({ ...GLAM_PRESETS.test, numLayers: 4, numExperts: 8, router: { kind: 'task', numTasks: 5, k: 2 } });
+  const p = m.init(random.key(0));
+  const ex = extractTaskSubnetwork(m, p, 1);
+  const { onnx } = onnxProto;
+  const opsOf = (bytes: Uint8Array) => {
+    const g = onnx.ModelProto.decode(bytes).graph!;
+    const doubles = [...g.initializer!.filter((t) => t.dataType === onnx.TensorProto.DataType.DOUBLE).map((t) => t.name),
+      ...g.node!.filter((n) => n.opType === 'Cast' && n.attribute!.some((a) => a.name === 'to' && Number(a.i) === onnx.TensorProto.DataType.DOUBLE)).map((n) => n.name)];
+    return { ops: new Set(g.node!.map((n) => n.opType!)), doubles };
+  };
+  const routing = ['TopK', 'CumSum', 'ScatterND', 'ScatterElements', 'GatherND', 'GatherElements', 'ArgMax'];
+  const fullOps = opsOf(exportModelOnnx(m, p, { batch: 2, length: 8 }).bytes);
+  assert.ok(routing.some((o) => fullOps.ops.has(o)), `the full model's export routes: ${[...fullOps.ops].join(', ')}`);
+  const sub = opsOf(exportModelOnnx(ex.model, ex.params, { batch: 2, length: 8 }).bytes);
+  assert.deepEqual(routing.filter((o) => sub.ops.has(o)), []);
+  assert.deepEqual(sub.doubles, []);
 });
 
 test('extraction refuses models that do not route by task, capacity-limited task routing and bad task ids', () => {
