@@ -220,6 +220,12 @@ const dynUpdateCases: Gen = (r) => [
     return { args: [randArray(r, dt, shape), randArray(r, dt, ushape), ...starts], noVjp: dt !== 'float32' };
   }),
   { args: [randArray(r, 'float32', [5, 6]), randArray(r, 'float32', [2, 3]), u32(0xffffffff), u32(2)], noVjp: true },
+  // whole trailing blocks (the ScatterND lowering): a KV-cache write in every dtype, partial
+  // leading dims with clamped starts, and an update that covers the operand
+  ...ALL.map((dt) => ({ args: [randArray(r, dt, [3, 10, 2, 4]), randArray(r, dt, [3, 1, 2, 4]), i32(0), i32(r.int(0, 10)), i32(0), i32(0)], noVjp: dt !== 'float32' })),
+  { args: [randArray(r, 'float32', [4, 6, 8]), randArray(r, 'float32', [2, 3, 8]), i32(3), i32(-2), i32(5)] },
+  { args: [randArray(r, 'float32', [4, 6, 8]), randArray(r, 'float32', [2, 3, 8]), i32(1), i32(9), i32(0)] },
+  { args: [randArray(r, 'int32', [2, 3]), randArray(r, 'int32', [2, 3]), i32(1), i32(1)], noVjp: true },
 ];
 
 function reduceCases(kind: 'sum' | 'max' | 'min'): Gen {

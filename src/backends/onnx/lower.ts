@@ -772,10 +772,34 @@ export const onnxRules: { [P in Primitive]: OnnxRule<P> } = {
     const axes = cx.i64(x.shape.map((_, i) => i));
     return [cx.op('Slice', [x, st, ends, axes], x.dtype, p.sliceSizes)];
   },
-  // pads = [starts, dim − size − starts]: Pad the update and a true mask, then select
+  // Two lowerings, both with starts clamped to [0, dim − size]:
+  // - ScatterND of whole trailing blocks: with a = the last dim the update does not span,
+  //   indices[c0..ca] = (c0..ca) + starts[0..a] over the update's coordinates in dims 0..a, so
+  //   x[starts + c, :] = u[c, :] — one copy of x plus the update (a KV-cache write);
+  // - otherwise (many small blocks) pads = [starts, dim − size − starts]: Pad the update and a
+  //   true mask, then select.
   dynamic_update_slice: (cx, [x, u, ...starts]) => {
     if (sizeOf(u.shape) === 0) return [x];
     const st = clampedStarts(cx, starts, x.shape.map((d, i) => d - u.shape[i]));
+    let a = x.shape.length - 1;
+    while (a >= 0 && u.shape[a] === x.shape[a]) a--;
+    if (a < 0) return [u]; // the update covers x
+    const lead = u.shape.slice(0, a + 1);
+    const blocks = sizeOf(lead);
+    if (blocks * (a + 1) <= 1 << 16 && blocks * 8 <= sizeOf(u.shape)) {
+      // base coordinates of every block of the update: [u0, …, ua, a + 1]
+      const base = new globalThis.Array<number>(blocks * (a + 1));
+      for (let b = 0; b < blocks; b++) {
+        let r = b;
+        for (let j = a; j >= 0; j--) {
+          base[b * (a + 1) + j] = r % lead[j];
+          r = Math.floor(r / lead[j]);
+        }
+      }
+      const offs = cx.reshape(cx.slice(st, [0], [a + 1]), [...lead.map(() => 1), a + 1]);
+      const idx = cx.add(cx.tensor('int64', [...lead, a + 1], base, 'dus_index'), offs);
+      return [cx.op('ScatterND', [x, idx, u], x.dtype, x.shape)];
+    }
     const hi = cx.sub(cx.i64(x.shape.map((d, i) => d - u.shape[i])), st);
     const pads = cx.concat([st, hi], 0);
     const padded = cx.op('Pad', [u, pads, cx.scalar(u.dtype, 0)], u.dtype, x.shape, { mode: A.str('constant') });
