@@ -173,6 +173,36 @@ describe('golden collective counts', () => {
     assertClose(await jf(params, x), f(params, x), 1e-5);
   });
 
+  test('MoE layer (index dispatch), experts sharded on an expert axis: one all-to-all to dispatch, one to combine, nothing else', async () => {
+    // MoeLayer's 'index' path gathers each slot's token from its own group (batch dim G) and
+    // scatter-adds the outputs back per group, so the only data movement is the change to and
+    // from the expert-major layout: no index all-gather, no reduce-scatters.
+    const mesh = makeMeshShape({ data: 2, expert: 2 });
+    const layer = MoeLayer({ numExperts: 4, mlpDim: 8, dispatch: 'index', activation: 'gated-gelu' });
+    const params = layer.init(random.key(0), 6);
+    const x = random.normal(random.key(1), [4, 5, 6]);
+    const ps = shardingsFromAxes(layer.axes(), [['expert', 'expert']], mesh);
+    ps.router = P();
+    const f = (p: typeof params, xx: Array) => layer.apply(p, xx).output;
+    const jf = jitSharded(f, { mesh, backend: 'spmd-reference', inShardings: [ps, P(['data', 'expert'])], outShardings: P(['data', 'expert']), gather: true });
+    const low = jf.lower(params, x);
+    assert.deepEqual(low.partitioned.collectives, { all_reduce: 0, all_gather: 0, reduce_scatter: 0, all_to_all: 2, collective_permute: 0 });
+    const a2a = low.partitioned.graph.eqns.filter((e) => e.prim === 'all_to_all');
+    assert.ok(a2a.every((e) => (e.params as { axes: string[] }).axes.join() === 'expert'));
+    assertClose(await jf(params, x), f(params, x), 1e-5);
+    // a training step (forward + backward) communicates exactly like the one-hot reference path
+    const step = (l: typeof layer) => (p: typeof params, xx: Array) =>
+      valueAndGrad((pp: typeof params) => {
+        const o = l.apply(pp, xx, { train: true });
+        return np.add(np.sum(np.square(o.output)), o.auxLoss);
+      })(p);
+    const collectives = (l: typeof layer) =>
+      jitSharded(step(l), { mesh, backend: 'spmd-reference', inShardings: [ps, P(['data', 'expert'])], gather: true }).lower(params, x).partitioned.collectives;
+    const idx = collectives(layer);
+    assert.deepEqual(idx, collectives(MoeLayer({ numExperts: 4, mlpDim: 8, dispatch: 'dense', activation: 'gated-gelu' })));
+    assert.equal(idx.all_gather + idx.reduce_scatter, 0);
+  });
+
   test('MoE index dispatch written per group (batched gather / scatter-add): one all-to-all each way', async () => {
     // The equivalent of MoeLayer's 'index' dispatch with per-group token indices [G, E, C]
     // (batchDims=1) instead of flat indices g·S + s into [G·S, d]: the gather and scatter-add

@@ -156,6 +156,41 @@ test('jit on the default (ONNX) backend equals eager', () => {
   }
 });
 
+test('the per-group gather / scatter-add of index dispatch: ONNX lowering equals eager, out-of-range indices read 0 and drop', () => {
+  // Both lowering regimes of gather: result larger than the operand (MoE dispatch: a zero row is
+  // appended and out-of-range indices read it) and smaller (the result is masked); with the group
+  // as a batch dim and without. Indices include −1 and values ≥ N.
+  const x = random.normal(random.key(20), [3, 5, 4]); // [G, S, d]
+  const idx = (n: number, lo: number, hi: number, shape: number[]) =>
+    np.array(globalThis.Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => lo + ((i * 7 + 3) % (hi - lo))), { dtype: 'int32' }).reshape(shape);
+  const cases: [string, Array, number, number][] = [
+    ['batched, result > operand', idx(5, -1, 7, [3, 4, 3]), 1, 1],
+    ['batched, result < operand', idx(5, -1, 7, [3, 2]), 1, 1],
+    ['unbatched, result > operand', idx(5, -1, 7, [9, 2]), 1, 0],
+    ['unbatched, result < operand', idx(3, -1, 4, [2]), 0, 0],
+  ];
+  for (const [name, ii, axis, bd] of cases) {
+    const f = (xx: Array) => {
+      const g = lax.gather(xx, ii, axis, bd);
+      const s = lax.scatterAdd(np.zeros(xx.shape, 'float32'), ii, np.multiply(g, 2), axis, bd);
+      return { g, s, dx: grad((z: Array) => np.sum(np.square(lax.gather(z, ii, axis, bd))))(xx) };
+    };
+    const eager = f(x);
+    const jitted = jit(f)(x);
+    for (const k of ['g', 's', 'dx'] as const) assert.ok(maxAbsDiff(eager[k], jitted[k]) < 1e-6, `${name}: ${k} differs by ${maxAbsDiff(eager[k], jitted[k])}`);
+    const n = x.shape[axis];
+    const bad = globalThis.Array.from(ii.dataSync(), (v) => v < 0 || v >= n);
+    assert.ok(bad.some(Boolean) && !bad.every(Boolean), `${name}: the case must mix valid and out-of-range indices`);
+    // out-of-range indices read exactly 0 (the eager reference's rule, which the lowering matches)
+    if (bd === 1 && axis === 1) {
+      const gv = jitted.g.dataSync(), d = x.shape[2], iv = ii.dataSync();
+      iv.forEach((v, j) => {
+        if (v < 0 || v >= n) for (let c = 0; c < d; c++) assert.equal(gv[j * d + c], 0);
+      });
+    }
+  }
+});
+
 test('determinism under a seed: same key, same result; train needs a key; eval needs none', () => {
   const l = moe.MoeLayer({ numExperts: 4, mlpDim: 8, expertDropoutRate: 0.3, router: { kind: 'token_choice', k: 2, jitterEps: 1e-2 } });
   const p = l.init(random.key(13), D);

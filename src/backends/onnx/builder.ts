@@ -159,6 +159,21 @@ export class OnnxModelBuilder {
     return outs;
   }
 
+  /**
+   * Renames the value `from` — which must be the output of a node already added — to `to`
+   * everywhere (that node's output and every node's inputs). Returns false, changing nothing,
+   * when no node produces `from` (a graph input, an initializer or a shared constant).
+   */
+  renameNodeOutput(from: string, to: string): boolean {
+    const producer = this.nodes.find((n) => n.output?.includes(from));
+    if (!producer) return false;
+    for (const n of this.nodes) {
+      if (n.output) n.output = n.output.map((o) => (o === from ? to : o));
+      if (n.input) n.input = n.input.map((i) => (i === from ? to : i));
+    }
+    return true;
+  }
+
   /** `node` for single-output ops. */
   op(opType: string, inputs: readonly string[], attrs: Record<string, Attr> = {}): string {
     return this.node(opType, inputs, attrs, 1)[0];

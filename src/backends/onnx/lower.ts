@@ -609,10 +609,15 @@ function gatherLayout(x: readonly number[], idx: readonly number[], axis: number
   return { Bs, Ms, N: x[axis], Rs, Is, Bf: sizeOf(Bs), Mf: sizeOf(Ms), Rf: sizeOf(Rs), If: sizeOf(Is) };
 }
 
-/** In-range mask of int32 indices and the indices with out-of-range ones replaced by 0. */
-function safeIndices(cx: LowerContext, idx: Val, n: number): { valid: Val; safe: Val } {
-  const valid = cx.and(cx.cmp('GreaterOrEqual', idx, cx.scalar('int32', 0)), cx.cmp('Less', idx, cx.scalar('int32', n)));
-  return { valid, safe: cx.where(valid, idx, cx.scalar('int32', 0)) };
+/** In-range mask of int32 indices and the indices with out-of-range ones replaced by `fill` (default 0). */
+function safeIndices(cx: LowerContext, idx: Val, n: number, fill = 0): { valid: Val; safe: Val } {
+  const valid = inRange(cx, idx, n);
+  return { valid, safe: cx.where(valid, idx, cx.scalar('int32', fill)) };
+}
+
+/** `0 ≤ idx < n` (bool, shaped like idx). */
+function inRange(cx: LowerContext, idx: Val, n: number): Val {
+  return cx.and(cx.cmp('GreaterOrEqual', idx, cx.scalar('int32', 0)), cx.cmp('Less', idx, cx.scalar('int32', n)));
 }
 
 /** The index mask [B…, I…] reshaped to broadcast against [B…, M…, I…, R…]. */
@@ -620,41 +625,92 @@ function maskFor(cx: LowerContext, valid: Val, L: GatherLayout): Val {
   return cx.reshape(valid, [...L.Bs, ...L.Ms.map(() => 1), ...L.Is, ...L.Rs.map(() => 1)]);
 }
 
+/**
+ * Transpose that only moves size-1 dims (the relative order of the others unchanged) is a
+ * reshape: no data moves, so no Transpose node (which ONNX Runtime would run as a copy).
+ */
+function permute(cx: LowerContext, x: Val, perm: readonly number[]): Val {
+  const moved = perm.filter((d) => x.shape[d] !== 1);
+  if (moved.every((d, i) => i === 0 || moved[i - 1] < d)) return cx.reshape(x, perm.map((d) => x.shape[d]));
+  return cx.transpose(x, perm);
+}
+
+/**
+ * Indices into the batch-flattened operand [B·N, …]: `b·N + idx` where `valid`, else `oob`,
+ * shaped [B, I], in `dtype` (Gather takes int32, ScatterND needs int64).
+ */
+function flatBatchIndices(cx: LowerContext, idx: Val, valid: Val, L: GatherLayout, oob: number, dtype: 'int32' | 'int64'): Val {
+  const i = cx.reshape(cx.cast(idx, dtype), [L.Bf, L.If]);
+  const base = cx.tensor(dtype, [L.Bf, 1], globalThis.Array.from({ length: L.Bf }, (_, b) => b * L.N), 'batch_offsets');
+  return cx.where(cx.reshape(valid, [L.Bf, L.If]), cx.add(i, base), cx.scalar(dtype, oob));
+}
+
+/**
+ * gather. Out-of-range indices must read 0: when the result is larger than the operand (MoE
+ * dispatch: every token read by several slots), the operand gets one zero row appended and those
+ * indices read it; otherwise (embedding lookups: a large table, few rows read) the result is
+ * masked. Batch dims with no dims between them and the gathered axis (M = 1, the common case)
+ * use a plain Gather on the operand flattened to [B·N, R] with indices b·N + i, which ONNX
+ * Runtime runs faster than GatherND; other batched layouts go through GatherND.
+ */
 function gatherRule(): OnnxRule<'gather'> {
   return (cx, [x, idx], p, [out]) => {
     const dt = x.dtype;
     const L = gatherLayout(x.shape, idx.shape, p.axis, p.batchDims);
     if (L.N === 0) return [cx.full(dt, out.shape, 0)]; // every index is out of range
-    const { valid, safe } = safeIndices(cx, idx, L.N);
-    let g: Val;
+    const padRow = L.N + 1 < L.If; // operand (+1 row) smaller than the result
     if (p.batchDims === 0) {
-      g = cx.op('Gather', [x, safe], dt, out.shape, { axis: A.int(p.axis) });
-    } else {
-      // [B, M, N, R] → [B, N, M, R]; GatherND over (b, idx) → [B, I, M, R] → [B, M, I, R]
-      const xt = cx.transpose(cx.reshape(x, [L.Bf, L.Mf, L.N, L.Rf]), [0, 2, 1, 3]);
-      const ind = cx.reshape(cx.cast(safe, 'int64'), [L.Bf, L.If, 1]);
-      const gn = cx.op('GatherND', [xt, ind], dt, [L.Bf, L.If, L.Mf, L.Rf], { batch_dims: A.int(1) });
-      g = cx.reshape(cx.transpose(gn, [0, 2, 1, 3]), out.shape);
+      if (padRow) {
+        const xr = cx.reshape(x, [L.Mf, L.N, L.Rf]);
+        const padded = cx.concat([xr, cx.full(dt, [L.Mf, 1, L.Rf], 0)], 1);
+        const { safe } = safeIndices(cx, idx, L.N, L.N);
+        return [cx.reshape(cx.op('Gather', [padded, safe], dt, [L.Mf, ...L.Is, L.Rf], { axis: A.int(1) }), out.shape)];
+      }
+      const { valid, safe } = safeIndices(cx, idx, L.N);
+      const g = cx.op('Gather', [x, safe], dt, out.shape, { axis: A.int(p.axis) });
+      return [cx.where(maskFor(cx, valid, L), g, cx.scalar(dt, 0))];
     }
+    if (L.Mf === 1) {
+      const BN = L.Bf * L.N;
+      const flat = cx.reshape(x, [BN, L.Rf]);
+      const operand = padRow ? cx.concat([flat, cx.full(dt, [1, L.Rf], 0)], 0) : flat;
+      const valid = inRange(cx, idx, L.N);
+      const ind = flatBatchIndices(cx, idx, valid, L, padRow ? BN : 0, 'int32');
+      const g = cx.reshape(cx.op('Gather', [operand, ind], dt, [L.Bf, L.If, L.Rf], { axis: A.int(0) }), out.shape);
+      return [padRow ? g : cx.where(maskFor(cx, valid, L), g, cx.scalar(dt, 0))];
+    }
+    // [B, M, N, R] → [B, N, M, R]; GatherND over (b, idx) → [B, I, M, R] → [B, M, I, R]
+    const { valid, safe } = safeIndices(cx, idx, L.N);
+    const xt = permute(cx, cx.reshape(x, [L.Bf, L.Mf, L.N, L.Rf]), [0, 2, 1, 3]);
+    const ind = cx.reshape(cx.cast(safe, 'int64'), [L.Bf, L.If, 1]);
+    const gn = cx.op('GatherND', [xt, ind], dt, [L.Bf, L.If, L.Mf, L.Rf], { batch_dims: A.int(1) });
+    const g = cx.reshape(permute(cx, gn, [0, 2, 1, 3]), out.shape);
     return [cx.where(maskFor(cx, valid, L), g, cx.scalar(dt, 0))];
   };
 }
 
 /**
- * scatter_add through ScatterND(reduction='add') on the operand laid out as [B, N, M, R], with
- * out-of-range indices sent to 0 and their updates zeroed (adding 0 changes nothing).
+ * scatter_add through ScatterND(reduction='add'), with out-of-range indices sent to 0 and their
+ * updates zeroed (adding 0 changes nothing). The operand is laid out as [N, M, R] without batch
+ * dims, as [B·N, R] with batch dims and M = 1 (indices b·N + i, no batch index tensor), and as
+ * [B, N, M, R] otherwise; transposes that only move size-1 dims are reshapes.
  */
 function scatterAddRule(): OnnxRule<'scatter_add'> {
   return (cx, [x, idx, upd], p) => {
     const dt = x.dtype;
     const L = gatherLayout(x.shape, idx.shape, p.axis, p.batchDims);
     if (L.N === 0 || sizeOf(upd.shape) === 0) return [x];
-    const { valid, safe } = safeIndices(cx, idx, L.N);
-    const zero = cx.scalar(dt, 0);
-    const u = cx.where(maskFor(cx, valid, L), upd, zero);
-    const xt = cx.transpose(cx.reshape(x, [L.Bf, L.Mf, L.N, L.Rf]), [0, 2, 1, 3]); // [B, N, M, R]
-    const ut = cx.transpose(cx.reshape(u, [L.Bf, L.Mf, L.If, L.Rf]), [0, 2, 1, 3]); // [B, I, M, R]
-    const safe64 = cx.reshape(cx.cast(safe, 'int64'), [L.Bf, L.If, 1]);
+    const valid = inRange(cx, idx, L.N);
+    const u = cx.where(maskFor(cx, valid, L), upd, cx.scalar(dt, 0));
+    if (p.batchDims > 0 && L.Mf === 1) {
+      const data = cx.reshape(x, [L.Bf * L.N, L.Rf]);
+      const ind = cx.reshape(flatBatchIndices(cx, idx, valid, L, 0, 'int64'), [L.Bf * L.If, 1]);
+      const s = cx.op('ScatterND', [data, ind, cx.reshape(u, [L.Bf * L.If, L.Rf])], dt, data.shape, { reduction: A.str('add') });
+      return [cx.reshape(s, x.shape)];
+    }
+    const xt = permute(cx, cx.reshape(x, [L.Bf, L.Mf, L.N, L.Rf]), [0, 2, 1, 3]); // [B, N, M, R]
+    const ut = permute(cx, cx.reshape(u, [L.Bf, L.Mf, L.If, L.Rf]), [0, 2, 1, 3]); // [B, I, M, R]
+    const safe64 = cx.reshape(cx.cast(cx.where(valid, idx, cx.scalar('int32', 0)), 'int64'), [L.Bf, L.If, 1]);
     let data: Val, ind: Val, updates: Val;
     if (p.batchDims === 0) {
       data = cx.reshape(xt, [L.N, L.Mf, L.Rf]);
@@ -667,7 +723,7 @@ function scatterAddRule(): OnnxRule<'scatter_add'> {
       updates = ut;
     }
     const s = cx.op('ScatterND', [data, ind, updates], dt, data.shape, { reduction: A.str('add') });
-    const back = cx.transpose(cx.reshape(s, [L.Bf, L.N, L.Mf, L.Rf]), [0, 2, 1, 3]);
+    const back = permute(cx, cx.reshape(s, [L.Bf, L.N, L.Mf, L.Rf]), [0, 2, 1, 3]);
     return [cx.reshape(back, x.shape)];
   };
 }
@@ -973,8 +1029,17 @@ export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredModel 
   });
   outputNames.forEach((n) => b.claim(n));
   const outs = lowerInto(cx, graph, inputs);
+  // Each output takes over the name of the node output that computes it, so ONNX Runtime hands
+  // that buffer out directly; an Identity (a copy) only where that is impossible: the value is a
+  // graph input or constant, or an earlier output already took it.
+  const renamed = new Set<string>();
   outs.forEach((o, i) => {
-    b.node('Identity', [o.name], {}, [outputNames[i]]);
+    if (!renamed.has(o.name) && b.renameNodeOutput(o.name, outputNames[i])) {
+      renamed.add(o.name).add(outputNames[i]);
+      for (let j = i + 1; j < outs.length; j++) if (outs[j].name === o.name) outs[j] = { ...outs[j], name: outputNames[i] };
+    } else {
+      b.node('Identity', [o.name], {}, [outputNames[i]]);
+    }
     b.addOutput(outputNames[i], o.dtype, o.shape);
   });
   return {

@@ -15,8 +15,10 @@
  * parallelism (the partitioner inserts the all-to-all) without changing this code. Two
  * interchangeable dispatch/combine implementations, selected by `dispatch`:
  * - 'dense' (reference): one-hot einsums, `gsec,gsd->egcd` in and `gsec,egcd->gsd` out;
- * - 'index' (fast, default): gather of the tokens at `expertIndex` [G, E, C] in and a
- *   scatter-add of the weighted expert outputs out.
+ * - 'index' (fast, default): a per-group gather of the tokens at `expertIndex` [G, E, C] (the
+ *   group as a batch dim) in and a per-group scatter-add of the weighted expert outputs out, with
+ *   one transpose to and from the expert-major layout — with the experts sharded those two
+ *   transposes are the only communication (one all-to-all each way).
  * Both use the same routing decision and agree to rounding (test/moe/layer.test.ts).
  * Expert dropout (Switch) is dropout on the experts' hidden activations with its own rate.
  */
@@ -162,10 +164,14 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
   const wiAxes = new LogicalAxes('expert', 'embed', 'mlp');
   const woAxes = new LogicalAxes('expert', 'mlp', 'embed');
 
-  /** Batched expert FFN: xe [E, G, C, d] → [E, G, C, d]. */
+  /**
+   * Batched expert FFN: xe [E, G·C, d] → [E, G·C, d]. Three-dimensional, so every expert matmul is
+   * an ONNX MatMul on its operands as they are (no reshapes around it, which ONNX Runtime may run
+   * as copies).
+   */
   const runExperts = (p: ExpertParams, xe: Array, train: boolean, key: Array | undefined): Array => {
     const dt = xe.dtype;
-    const mm = (a: Array, w: Array) => lax.dotGeneral(a, cast(w, dt), { lhsContracting: [3], rhsContracting: [1], lhsBatch: [0], rhsBatch: [0] });
+    const mm = (a: Array, w: Array) => lax.dotGeneral(a, cast(w, dt), { lhsContracting: [2], rhsContracting: [1], lhsBatch: [0], rhsBatch: [0] });
     let h: Array;
     if (gated) {
       if (!p.wi_0 || !p.wi_1) throw new MoeError(`${where}: activation ${act} needs params experts.wi_0 and experts.wi_1`);
@@ -270,8 +276,9 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
       const dt = x.dtype;
       let y: Array;
       if (dispatchKind === 'dense') {
-        const expertIn = np.einsum('gsec,gsd->egcd', cast(routing.dispatch, dt), xg);
-        const out = runExperts(params.experts, expertIn, train, subKey(opts.key, 1));
+        const C = routing.capacity;
+        const expertIn = np.reshape(np.einsum('gsec,gsd->egcd', cast(routing.dispatch, dt), xg), [E, G * C, d]);
+        const out = np.reshape(runExperts(params.experts, expertIn, train, subKey(opts.key, 1)), [E, G, C, d]);
         y = np.einsum('gsec,egcd->gsd', cast(routing.combine, dt), out);
       } else if (
         router.kind === 'task' && taskPerExample && lead[lead.length - 1] % S === 0 && routing.capacity === S && S >= TASK_GROUP_DISPATCH_MIN && (!train || rate === 0)
@@ -283,16 +290,19 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
         // path; used only without expert dropout, whose random masks are drawn per slot.
         y = taskGroupExperts(params.experts, xg, routing, valid, router.expertsPerToken, act);
       } else {
-        // Gather straight into the expert-major layout [E, G, C, d] with flat token indices
-        // g·S + s (empty slots → G·S, out of range: they read 0 and their updates are dropped),
-        // so no activation is transposed.
-        const eiT = np.transpose(routing.expertIndex, [1, 0, 2]); // [E, G, C]
-        const C = eiT.shape[2];
-        const flatIdx = np.where(np.less(eiT, S), np.add(eiT, np.multiply(lax.iota('int32', [E, G, C], 1), S)), G * S);
-        const expertIn = lax.gather(np.reshape(xg, [G * S, d]), flatIdx, 0, 0); // [E, G, C, d]
-        const out = runExperts(params.experts, expertIn, train, subKey(opts.key, 1));
-        const w = np.expandDims(cast(np.transpose(routing.combineWeights, [1, 0, 2]), dt), -1); // [E, G, C, 1]
-        y = np.reshape(lax.scatterAdd(np.zeros([G * S, d], dt), flatIdx, np.multiply(out, w), 0, 0), [G, S, d]);
+        // Per group: gather each slot's token from its own group (batch dim G: the partitioner
+        // keeps it local to the devices holding the group), move to the expert-major layout
+        // [E, G, C, d] (with experts sharded, this transpose is the dispatch all-to-all), run
+        // the experts, move back (the combine all-to-all) and scatter-add the weighted outputs
+        // into their group's tokens. Empty slots hold S (out of range): they read 0 and their
+        // updates are dropped.
+        const ei = routing.expertIndex; // [G, E, C]
+        const C = routing.capacity;
+        const expertIn = np.reshape(np.transpose(lax.gather(xg, ei, 1, 1), [1, 0, 2, 3]), [E, G * C, d]);
+        const expertOut = runExperts(params.experts, expertIn, train, subKey(opts.key, 1)); // [E, G·C, d]
+        const out = np.transpose(np.reshape(expertOut, [E, G, C, d]), [1, 0, 2, 3]); // [G, E, C, d]
+        const w = np.expandDims(cast(routing.combineWeights, dt), -1); // [G, E, C, 1]
+        y = lax.scatterAdd(np.zeros([G, S, d], dt), ei, np.multiply(out, w), 1, 1);
       }
       let flat = np.reshape(y, [G * S, d]);
       if (pad > 0) flat = lax.slice(flat, [0, 0], [T, d]);

@@ -346,10 +346,9 @@ export function placeTokenChoices(topIdx: Array, valid: Array, numExperts: numbe
   return np.reshape(ei, [G, E, C]);
 }
 
-/** k-hot mask [G, S, E] of the chosen experts, and gates [G, S, E] = weight of each chosen expert. */
-function choiceMasks(topIdx: Array, topW: Array, E: number, dt: FloatDt): { mask: Array; gates: Array } {
-  const oh = np.oneHot(topIdx, E, { dtype: dt }); // [G, S, K, E]
-  return { mask: np.sum(oh, 2), gates: np.einsum('gske,gsk->gse', oh, topW) };
+/** k-hot mask [G, S, E] of the chosen experts (0/1 in `dt`; a constant for the losses and metrics). */
+function choiceMask(topIdx: Array, E: number, dt: FloatDt): Array {
+  return np.sum(np.oneHot(topIdx, E, { dtype: dt }), 2);
 }
 
 // ---------------------------------------------------------------- token choice
@@ -436,10 +435,14 @@ function routeTopK(a: TopKArgs): RouterOutput {
     topW = np.takeAlongAxis(probs, topIdx, -1); // raw probabilities of the chosen experts
   }
   const top1 = lax.reshape(lax.slice(topW, [0, 0, 0], [G, S, 1]), [G, S]);
-  if (a.renorm) topW = np.divide(topW, np.sum(topW, -1, { keepdims: true }));
   const key = a.bpr ? np.where(np.greater(valid, 0), top1, -1) : undefined;
   const expertIndex = placeTokenChoices(topIdx, valid, E, C, key);
-  const { mask, gates } = choiceMasks(topIdx, topW, E, dt);
+  const mask = choiceMask(topIdx, E, dt);
+  // The weight of token s's choice e is its probability p[g, s, e] (topW holds exactly those
+  // values), divided by Σ_k topW when renormalizing; a slot only ever holds a token that chose
+  // its expert, so the slot weights read these gates at (token, expert) directly — no one-hot
+  // einsum over [G, S, K, E] (same values bit for bit, same gradients).
+  const gates = a.renorm ? np.divide(probs, np.sum(topW, -1, { keepdims: true })) : probs;
   const combineWeights = slotWeights(gates, expertIndex);
   const zero = np.zeros([], dt);
   const auxLoss = a.fixed ? zero : loadBalancingLoss(probs, mask, valid);
