@@ -11,74 +11,33 @@
  * [abspos_buckets, embed] (learned positions); `relpos_bias.rel_embedding` [heads, relpos_buckets]
  * (relative positions, computed once and shared by all layers); `layers_{i}` (decoder blocks);
  * `decoder_norm`; `logits_dense.kernel` [embed, vocab] (untied).
+ *
+ * Everything outside the blocks (config fields, embedding and positions, masks, final norm,
+ * logits, decoding inputs) is the decoder-only stem of src/models/stack.ts, shared with `GLaM`;
+ * this file adds the `norm` choice and the dense `DecoderBlock` stack.
  */
 
 import { Array } from '../core/array.js';
-import type { DType } from '../core/dtype.js';
 import * as lax from '../core/lax.js';
 import { np } from '../np/index.js';
-import { combineBiases, maskToBias, RelativePositionBias, decoderMask, type RelativePositionBiasParams } from '../nn/attention.js';
-import { Dense, Embed, MLP_ACTIVATIONS, cast, type DenseParams, type EmbedParams, type MlpActivation, type NormParams } from '../nn/layers.js';
-import { foldKey, dropout, initializers, ModelError, positiveInt, rateIn01, subKey, type AxesTree } from '../nn/module.js';
-import { DecoderBlock, makeNorm, type DecoderBlockParams, type DecoderLayerCache } from '../nn/transformer.js';
-import {
-  bool,
-  crossEntropyLoss,
-  feature,
-  noUnknownKeys,
-  oneOf,
-  optionalFeature,
-  type Batch,
-  type DecodeCache,
-  type LossOptions,
-  type LossOutput,
-  type Model,
-  type ModelApplyOptions,
-  type StepOutput,
-} from './common.js';
+import { subKey, type AxesTree } from '../nn/module.js';
+import { DecoderBlock, type DecoderBlockParams, type DecoderLayerCache } from '../nn/transformer.js';
+import { crossEntropyLoss, type Batch, type DecodeCache, type LossOptions, type LossOutput, type Model, type ModelApplyOptions, type StepOutput } from './common.js';
+import { checkConfigObject, checkDecoderStack, decoderOnlyStem, lossTargets, presetConfig, realTokens, resolveDecoderStack, trainMode, type DecoderStackConfig, type DecoderStemParams } from './stack.js';
 
-/** How a DecoderLM encodes positions. */
-export type Positional = 'learned' | 'relative' | 'rotary' | 'none';
+export type { Positional } from './stack.js';
 
-/** Config of {@link DecoderLM}. */
-export interface DecoderLMConfig {
-  vocabSize: number;
-  dModel: number;
-  numHeads: number;
-  headDim: number;
-  mlpDim: number;
-  numLayers: number;
-  /** MLP activation (default 'gated-gelu'). */
-  activation?: MlpActivation;
-  /** Position encoding (default 'relative'). */
-  positional?: Positional;
-  /** Longest sequence (learned positions' table size; default 2048). */
-  maxLen?: number;
-  /** Tie the output logits to the token embedding (default true). */
-  tieEmbeddings?: boolean;
-  /** Dropout rate (default 0). */
-  dropoutRate?: number;
+/** Config of {@link DecoderLM}: the decoder-only fields (src/models/stack.ts) and the norm. */
+export interface DecoderLMConfig extends DecoderStackConfig {
   /** 'rms' (default) or 'layer'. */
   norm?: 'rms' | 'layer';
-  normEps?: number;
-  /** Scale attention logits by 1/√headDim (default true; false folds it into the query init as T5). */
-  scaleLogits?: boolean;
-  /** Relative position buckets (default 32) and max distance (default 128). */
-  relativeBuckets?: number;
-  relativeMaxDistance?: number;
-  /** Parameter dtype (default float32). */
-  dtype?: DType;
 }
 
+// DECODER_STACK_FIELDS with `norm` after `dropoutRate`, the resolved config's order.
 const KNOWN = ['vocabSize', 'dModel', 'numHeads', 'headDim', 'mlpDim', 'numLayers', 'activation', 'positional', 'maxLen', 'tieEmbeddings', 'dropoutRate', 'norm', 'normEps', 'scaleLogits', 'relativeBuckets', 'relativeMaxDistance', 'dtype'] as const;
 
-/** Params of a DecoderLM. */
-export interface DecoderLMParams {
-  token_embedder: EmbedParams;
-  pos_embedder?: EmbedParams;
-  relpos_bias?: RelativePositionBiasParams;
-  decoder_norm: NormParams;
-  logits_dense?: DenseParams;
+/** Params of a DecoderLM: the decoder-only stem's (see the file header) and the blocks `layers_{i}`. */
+export interface DecoderLMParams extends DecoderStemParams {
   [layer: `layers_${number}`]: DecoderBlockParams;
 }
 
@@ -102,29 +61,9 @@ export const DECODER_LM_PRESETS: Record<string, DecoderLMConfig> = {
 /** Validates a config and fills defaults. */
 export function resolveDecoderLMConfig(config: DecoderLMConfig): Required<DecoderLMConfig> {
   const where = 'DecoderLM config';
-  if (!config || typeof config !== 'object') throw new ModelError(`${where}: expected an object`);
-  noUnknownKeys(config, KNOWN, where);
-  const c: Required<DecoderLMConfig> = {
-    vocabSize: positiveInt(config.vocabSize, 'vocabSize', where),
-    dModel: positiveInt(config.dModel, 'dModel', where),
-    numHeads: positiveInt(config.numHeads, 'numHeads', where),
-    headDim: positiveInt(config.headDim, 'headDim', where),
-    mlpDim: positiveInt(config.mlpDim, 'mlpDim', where),
-    numLayers: positiveInt(config.numLayers, 'numLayers', where),
-    activation: oneOf(config.activation ?? 'gated-gelu', MLP_ACTIVATIONS, 'activation', where),
-    positional: oneOf(config.positional ?? 'relative', ['learned', 'relative', 'rotary', 'none'] as const, 'positional', where),
-    maxLen: positiveInt(config.maxLen ?? 2048, 'maxLen', where),
-    tieEmbeddings: bool(config.tieEmbeddings ?? true, 'tieEmbeddings', where),
-    dropoutRate: rateIn01(config.dropoutRate ?? 0, 'dropoutRate', where),
-    norm: oneOf(config.norm ?? 'rms', ['rms', 'layer'] as const, 'norm', where),
-    normEps: config.normEps ?? 1e-6,
-    scaleLogits: bool(config.scaleLogits ?? true, 'scaleLogits', where),
-    relativeBuckets: positiveInt(config.relativeBuckets ?? 32, 'relativeBuckets', where),
-    relativeMaxDistance: positiveInt(config.relativeMaxDistance ?? 128, 'relativeMaxDistance', where),
-    dtype: oneOf(config.dtype ?? 'float32', ['float32', 'float64'] as const, 'dtype', where),
-  };
-  if (!(c.normEps > 0)) throw new ModelError(`${where}: normEps must be > 0, got ${c.normEps}`);
-  if (c.positional === 'rotary' && c.headDim % 2 !== 0) throw new ModelError(`${where}: rotary positions need an even headDim, got ${c.headDim}`);
+  checkConfigObject(config, KNOWN, where);
+  const c: Required<DecoderLMConfig> = resolveDecoderStack(config, where, { norm: true });
+  checkDecoderStack(c, where);
   return c;
 }
 
@@ -137,17 +76,9 @@ export interface DecoderLMModel extends Model<Required<DecoderLMConfig>, Decoder
 
 /** Creates a DecoderLM from a config or a preset name ({@link DECODER_LM_PRESETS}). */
 export function DecoderLM(configOrPreset: DecoderLMConfig | string): DecoderLMModel {
-  let raw: DecoderLMConfig;
-  if (typeof configOrPreset === 'string') {
-    const p = DECODER_LM_PRESETS[configOrPreset];
-    if (!p) throw new ModelError(`DecoderLM: unknown preset ${JSON.stringify(configOrPreset)}; presets: ${Object.keys(DECODER_LM_PRESETS).join(', ')}`);
-    raw = p;
-  } else raw = configOrPreset;
-  const c = resolveDecoderLMConfig(raw);
+  const c = resolveDecoderLMConfig(presetConfig(configOrPreset, DECODER_LM_PRESETS, 'DecoderLM'));
   const E = c.dModel;
-  const embed = Embed({ numEmbeddings: c.vocabSize, features: E, dtype: c.dtype });
-  const posEmbed = Embed({ numEmbeddings: c.maxLen, features: E, dtype: c.dtype, axes: ['abspos_buckets', 'embed'], embeddingInit: initializers.normal(0.02) });
-  const relpos = RelativePositionBias({ numHeads: c.numHeads, numBuckets: c.relativeBuckets, maxDistance: c.relativeMaxDistance, bidirectional: false, dtype: c.dtype });
+  const stem = decoderOnlyStem(c);
   const block = DecoderBlock({
     numHeads: c.numHeads,
     headDim: c.headDim,
@@ -160,102 +91,50 @@ export function DecoderLM(configOrPreset: DecoderLMConfig | string): DecoderLMMo
     crossAttention: false,
     dtype: c.dtype,
   });
-  const norm = makeNorm(c);
-  const logitsDense = Dense({ features: c.vocabSize, axes: ['embed', 'vocab'], dtype: c.dtype });
-  const layerNames = globalThis.Array.from({ length: c.numLayers }, (_, i) => `layers_${i}` as const);
-
-  /** Embeds tokens at positions (int32 [B|1, L]) with the configured absolute positions and input dropout. */
-  const embedTokens = (params: DecoderLMParams, tokens: Array, positions: Array, det: boolean, key: Array | undefined): Array => {
-    let x = embed.apply(params.token_embedder, tokens);
-    if (c.positional === 'learned') {
-      x = np.add(x, posEmbed.apply(params.pos_embedder!, positions));
-    }
-    return dropout(x, { rate: c.dropoutRate, deterministic: det, key: subKey(key, 0) });
-  };
-  const head = (params: DecoderLMParams, x: Array, det: boolean, key: Array | undefined): Array => {
-    let y = norm.apply(params.decoder_norm, x);
-    y = dropout(y, { rate: c.dropoutRate, deterministic: det, key: subKey(key, 1) });
-    if (c.tieEmbeddings) return np.divide(embed.attend(params.token_embedder, y), Math.sqrt(E));
-    return logitsDense.apply(params.logits_dense!, y);
-  };
+  const layerNames = stem.names;
 
   const model: DecoderLMModel = {
     family: 'decoder',
     config: c,
     vocabSize: c.vocabSize,
     init(key: Array): DecoderLMParams {
-      const k = (i: number) => foldKey(key, i);
-      const p: Record<string, unknown> = { token_embedder: embed.init(k(0)), decoder_norm: norm.init(k(1), E) };
-      if (c.positional === 'learned') p.pos_embedder = posEmbed.init(k(2));
-      if (c.positional === 'relative') p.relpos_bias = relpos.init(k(3));
-      if (!c.tieEmbeddings) p.logits_dense = logitsDense.init(k(4), E);
-      layerNames.forEach((n, i) => (p[n] = block.init(k(100 + i), E)));
-      return p as unknown as DecoderLMParams;
+      return stem.init(key, (_, k) => block.init(k, E)) as unknown as DecoderLMParams;
     },
     axes(): AxesTree {
-      const a: Record<string, AxesTree> = { token_embedder: embed.axes(), decoder_norm: norm.axes(E) };
-      if (c.positional === 'learned') a.pos_embedder = posEmbed.axes();
-      if (c.positional === 'relative') a.relpos_bias = relpos.axes();
-      if (!c.tieEmbeddings) a.logits_dense = logitsDense.axes(E);
-      for (const n of layerNames) a[n] = block.axes();
-      return a;
+      return stem.axes(() => block.axes());
     },
     apply(params: DecoderLMParams, batch: Batch, opts: ModelApplyOptions = {}): Array {
       const where = 'DecoderLM.apply';
-      const tokens = feature(batch, 'decoder_input_tokens', where);
-      const [B, L] = tokens.shape;
-      if (c.positional === 'learned' && L > c.maxLen) throw new ModelError(`${where}: sequence length ${L} exceeds maxLen ${c.maxLen} of the learned position table`);
-      const targets = optionalFeature(batch, 'decoder_target_tokens', where, [B, L]);
-      const seg = optionalFeature(batch, 'decoder_segment_ids', where, [B, L]);
-      const pos = optionalFeature(batch, 'decoder_positions', where, [B, L]);
-      const causalAttention = optionalFeature(batch, 'decoder_causal_attention', where, [B, L]);
-      const det = !(opts.train ?? false);
-      if (!det && c.dropoutRate > 0 && !opts.key) throw new ModelError(`${where}: training with dropout needs { key }`);
-      const positions = pos ? cast(pos, 'int32') : lax.iota('int32', [1, L], 1);
-      let x = embedTokens(params, tokens, positions, det, opts.key);
-      const valid = seg ? np.greater(seg, 0) : targets ? np.greater(targets, 0) : np.ones([B, L], 'bool');
-      const mask = decoderMask(valid, { segmentIds: seg, causalAttention });
-      const bias = combineBiases(maskToBias(mask, x.dtype), c.positional === 'relative' ? relpos.apply(params.relpos_bias!, L) : null);
-      const rotary = c.positional === 'rotary' ? positions : undefined;
+      const f = stem.readBatch(batch, where);
+      const det = !trainMode(opts, c.dropoutRate, where);
+      let x = stem.embed(params, f.tokens, f.positions, det, opts.key);
+      const valid = realTokens(f.segmentIds, f.targets) ?? np.ones([f.B, f.L], 'bool');
+      const bias = stem.selfBias(params, valid, f, x.dtype);
+      const rotary = stem.rotary(f.positions);
       layerNames.forEach((n, i) => {
         x = block.apply(params[n], x, { bias, rotaryPositions: rotary, deterministic: det, key: subKey(opts.key, 100 + i) });
       });
-      return head(params, x, det, opts.key);
+      return stem.head(params, x, det, opts.key);
     },
     loss(params: DecoderLMParams, batch: Batch, opts: LossOptions = {}): LossOutput {
-      const where = 'DecoderLM.loss';
-      const targets = feature(batch, 'decoder_target_tokens', where);
-      const weights = optionalFeature(batch, 'decoder_loss_weights', where, targets.shape) ?? np.greater(targets, 0);
+      const { targets, weights } = lossTargets(batch, 'DecoderLM.loss');
       const logits = model.apply(params, batch, opts);
       return crossEntropyLoss(logits, targets, weights, opts);
     },
     initDecodeCache(params: DecoderLMParams, o: { batch: number; maxLen: number }): DecoderLMCache {
-      const where = 'DecoderLM.initDecodeCache';
-      positiveInt(o.batch, 'batch', where);
-      positiveInt(o.maxLen, 'maxLen', where);
-      if (c.positional === 'learned' && o.maxLen > c.maxLen) throw new ModelError(`${where}: maxLen ${o.maxLen} exceeds the model's maxLen ${c.maxLen} (learned positions)`);
+      stem.checkCacheSize(o, 'DecoderLM.initDecodeCache');
       return { index: lax.full(0, 'int32'), layers: layerNames.map((n) => block.initCache(params[n], o.batch, o.maxLen)) };
     },
     decodeStep(params: DecoderLMParams, cache0: DecodeCache, tokens: Array): StepOutput<DecoderLMCache> {
-      const where = 'DecoderLM.decodeStep';
       const cache = cache0 as DecoderLMCache;
-      if (!(tokens instanceof Array) || tokens.ndim !== 2) throw new ModelError(`${where}: tokens must be int32 [batch, n]`);
-      const n = tokens.shape[1];
-      const maxLen = cache.layers[0].self.key.shape[1];
-      const idx = cache.index;
-      const qpos = np.add(lax.iota('int32', [n, maxLen], 0), idx); // absolute query positions
-      const kpos = lax.iota('int32', [n, maxLen], 1);
-      const positions = np.add(lax.iota('int32', [1, n], 1), idx);
-      let x = embedTokens(params, cast(tokens, 'int32'), positions, true, undefined);
-      const mask = np.expandDims(np.lessEqual(kpos, qpos), [0, 1]);
-      const bias = combineBiases(maskToBias(mask, x.dtype), c.positional === 'relative' ? relpos.apply(params.relpos_bias!, n, { kLen: maxLen, queryOffset: idx }) : null);
-      const rotary = c.positional === 'rotary' ? positions : undefined;
+      const s = stem.stepInputs(params, cache, tokens, 'DecoderLM.decodeStep');
+      let x = s.x;
       const layers = layerNames.map((name, i) => {
-        const [y, lc] = block.decode(params[name], x, cache.layers[i], idx, { bias, rotaryPositions: rotary });
+        const [y, lc] = block.decode(params[name], x, cache.layers[i], s.idx, { bias: s.bias, rotaryPositions: s.rotaryPositions });
         x = y;
         return lc;
       });
-      return { logits: head(params, x, true, undefined), cache: { index: np.add(idx, n), layers } };
+      return { logits: stem.head(params, x, true, undefined), cache: { index: np.add(s.idx, s.n), layers } };
     },
   };
   return model;

@@ -20,18 +20,18 @@
  * An empty `moeLayers` list with per-layer `layerMlpDims` gives a dense model with the same
  * parameter names; Task-MoE extraction (src/export/task_moe.ts) builds such a model from the
  * experts one task uses.
+ *
+ * The parts outside the blocks are DecoderLM's, from the decoder-only stem of src/models/stack.ts;
+ * this file adds the MoE placement, the `SparseBlock` stack, task ids and the MoE losses.
  */
 
 import { Array } from '../core/array.js';
-import type { DType } from '../core/dtype.js';
 import * as lax from '../core/lax.js';
 import { np } from '../np/index.js';
-import { combineBiases, decoderMask, maskToBias, RelativePositionBias, type RelativePositionBiasParams } from '../nn/attention.js';
-import { cast, Dense, Embed, MLP_ACTIVATIONS, type DenseParams, type EmbedParams, type MlpActivation, type NormParams } from '../nn/layers.js';
-import { dropout, foldKey, initializers, ModelError, positiveInt, rateIn01, subKey, type AxesTree } from '../nn/module.js';
+import { ModelError, positiveInt, subKey, type AxesTree } from '../nn/module.js';
 import type { RouterSpec } from '../nn/moe/layer.js';
-import { makeNorm, type DecoderLayerCache } from '../nn/transformer.js';
-import { bool, crossEntropyLoss, feature, noUnknownKeys, oneOf, optionalFeature, tokenTaskIds, type Batch, type DecodeCache, type LossOutput, type Model, type ModelApplyOptions, type StepOutput } from './common.js';
+import type { DecoderLayerCache } from '../nn/transformer.js';
+import { crossEntropyLoss, tokenTaskIds, type Batch, type DecodeCache, type LossOutput, type Model, type ModelApplyOptions, type StepOutput } from './common.js';
 import {
   batchTaskIds,
   decodeTaskIds,
@@ -50,28 +50,26 @@ import {
   type SparseBlockLayer,
   type SparseBlockParams,
 } from './moe_common.js';
+import {
+  checkConfigObject,
+  checkDecoderStack,
+  DECODER_STACK_FIELDS,
+  decoderOnlyStem,
+  lossTargets,
+  moeFieldsSpec,
+  presetConfig,
+  realTokens,
+  resolveDecoderStack,
+  trainMode,
+  type DecoderStackConfig,
+  type DecoderStemParams,
+  type ResolvedDecoderStack,
+} from './stack.js';
 
-/** Config of {@link GLaM}. */
-export interface GlamConfig extends MoeFields {
-  vocabSize: number;
-  dModel: number;
-  numHeads: number;
-  headDim: number;
+/** Config of {@link GLaM}: the decoder-only fields (src/models/stack.ts), the MoE fields and the MoE placement. */
+export interface GlamConfig extends MoeFields, DecoderStackConfig {
   /** Width of the dense layers' MLP (and the experts' default width). */
   mlpDim: number;
-  numLayers: number;
-  /** Default 'gated-gelu' (GLaM). */
-  activation?: MlpActivation;
-  /** 'relative' (default: T5 bias), 'learned', 'rotary' or 'none'. */
-  positional?: 'learned' | 'relative' | 'rotary' | 'none';
-  maxLen?: number;
-  tieEmbeddings?: boolean;
-  dropoutRate?: number;
-  normEps?: number;
-  scaleLogits?: boolean;
-  relativeBuckets?: number;
-  relativeMaxDistance?: number;
-  dtype?: DType;
   /** An MoE layer every N layers (default 2: layers 1, 3, 5, …). */
   moeEvery?: number;
   /** Explicit MoE layer indices (overrides moeEvery; [] gives a dense model). */
@@ -82,26 +80,10 @@ export interface GlamConfig extends MoeFields {
   router?: RouterSpec;
 }
 
-const KNOWN = ['vocabSize', 'dModel', 'numHeads', 'headDim', 'mlpDim', 'numLayers', 'activation', 'positional', 'maxLen', 'tieEmbeddings', 'dropoutRate', 'normEps', 'scaleLogits', 'relativeBuckets', 'relativeMaxDistance', 'dtype', 'moeEvery', 'moeLayers', 'layerMlpDims', 'router', ...MOE_FIELD_NAMES] as const;
+const KNOWN = [...DECODER_STACK_FIELDS, 'moeEvery', 'moeLayers', 'layerMlpDims', 'router', ...MOE_FIELD_NAMES] as const;
 
 /** A resolved GLaM config. */
-export interface ResolvedGlamConfig {
-  vocabSize: number;
-  dModel: number;
-  numHeads: number;
-  headDim: number;
-  mlpDim: number;
-  numLayers: number;
-  activation: MlpActivation;
-  positional: 'learned' | 'relative' | 'rotary' | 'none';
-  maxLen: number;
-  tieEmbeddings: boolean;
-  dropoutRate: number;
-  normEps: number;
-  scaleLogits: boolean;
-  relativeBuckets: number;
-  relativeMaxDistance: number;
-  dtype: 'float32' | 'float64';
+export interface ResolvedGlamConfig extends ResolvedDecoderStack {
   moeEvery: number;
   moeLayers: number[];
   layerMlpDims: number[];
@@ -126,8 +108,7 @@ export const GLAM_PRESETS: Record<string, GlamConfig> = {
 /** Validates a GLaM config and fills defaults. */
 export function resolveGlamConfig(config: GlamConfig): ResolvedGlamConfig {
   const where = 'GLaM config';
-  if (!config || typeof config !== 'object') throw new ModelError(`${where}: expected an object`);
-  noUnknownKeys(config, KNOWN, where);
+  checkConfigObject(config, KNOWN, where);
   const numLayers = positiveInt(config.numLayers, 'numLayers', where);
   const mlpDim = positiveInt(config.mlpDim, 'mlpDim', where);
   const moeEvery = positiveInt(config.moeEvery ?? 2, 'moeEvery', where);
@@ -136,40 +117,19 @@ export function resolveGlamConfig(config: GlamConfig): ResolvedGlamConfig {
     throw new ModelError(`${where}: router.kind 'expert_choice' is not allowed in a causal decoder (each expert ranks all tokens of a group, so routing would depend on future tokens); use token choice (k = 1 or 2) or task routing`);
   }
   const c: ResolvedGlamConfig = {
-    vocabSize: positiveInt(config.vocabSize, 'vocabSize', where),
-    dModel: positiveInt(config.dModel, 'dModel', where),
-    numHeads: positiveInt(config.numHeads, 'numHeads', where),
-    headDim: positiveInt(config.headDim, 'headDim', where),
-    mlpDim,
-    numLayers,
-    activation: oneOf(config.activation ?? 'gated-gelu', MLP_ACTIVATIONS, 'activation', where),
-    positional: oneOf(config.positional ?? 'relative', ['learned', 'relative', 'rotary', 'none'] as const, 'positional', where),
-    maxLen: positiveInt(config.maxLen ?? 2048, 'maxLen', where),
-    tieEmbeddings: bool(config.tieEmbeddings ?? true, 'tieEmbeddings', where),
-    dropoutRate: rateIn01(config.dropoutRate ?? 0, 'dropoutRate', where),
-    normEps: config.normEps ?? 1e-6,
-    scaleLogits: bool(config.scaleLogits ?? true, 'scaleLogits', where),
-    relativeBuckets: positiveInt(config.relativeBuckets ?? 32, 'relativeBuckets', where),
-    relativeMaxDistance: positiveInt(config.relativeMaxDistance ?? 128, 'relativeMaxDistance', where),
-    dtype: oneOf(config.dtype ?? 'float32', ['float32', 'float64'] as const, 'dtype', where),
+    ...resolveDecoderStack(config, where),
     moeEvery,
     moeLayers: moeLayerIndices(numLayers, moeEvery, config.moeLayers, 'moeLayers', where),
     layerMlpDims: layerMlpDims(numLayers, mlpDim, config.layerMlpDims, 'layerMlpDims', where),
     router,
     moe: resolveMoeFields(config, mlpDim, where),
   };
-  if (!(c.normEps > 0)) throw new ModelError(`${where}: normEps must be > 0, got ${c.normEps}`);
-  if (c.positional === 'rotary' && c.headDim % 2 !== 0) throw new ModelError(`${where}: rotary positions need an even headDim, got ${c.headDim}`);
+  checkDecoderStack(c, where);
   return c;
 }
 
-/** Params of a GLaM model. */
-export interface GlamParams {
-  token_embedder: EmbedParams;
-  pos_embedder?: EmbedParams;
-  relpos_bias?: RelativePositionBiasParams;
-  decoder_norm: NormParams;
-  logits_dense?: DenseParams;
+/** Params of a GLaM model: the decoder-only stem's and `layers_{i}` (dense or sparse blocks). */
+export interface GlamParams extends DecoderStemParams {
   [layer: `layers_${number}`]: SparseBlockParams;
 }
 
@@ -204,20 +164,10 @@ export interface GlamModel extends Model<ResolvedGlamConfig, GlamParams> {
 
 /** Creates a GLaM model from a config or a preset name ({@link GLAM_PRESETS}). */
 export function GLaM(configOrPreset: GlamConfig | string): GlamModel {
-  let raw: GlamConfig;
-  if (typeof configOrPreset === 'string') {
-    const p = GLAM_PRESETS[configOrPreset];
-    if (!p) throw new ModelError(`GLaM: unknown preset ${JSON.stringify(configOrPreset)}; presets: ${Object.keys(GLAM_PRESETS).join(', ')}`);
-    raw = p;
-  } else raw = configOrPreset;
-  const c = resolveGlamConfig(raw);
+  const c = resolveGlamConfig(presetConfig(configOrPreset, GLAM_PRESETS, 'GLaM'));
   const D = c.dModel;
   const taskRouted = c.router.kind === 'task';
-  const embed = Embed({ numEmbeddings: c.vocabSize, features: D, dtype: c.dtype });
-  const posEmbed = Embed({ numEmbeddings: c.maxLen, features: D, dtype: c.dtype, axes: ['abspos_buckets', 'embed'], embeddingInit: initializers.normal(0.02) });
-  const relpos = RelativePositionBias({ numHeads: c.numHeads, numBuckets: c.relativeBuckets, maxDistance: c.relativeMaxDistance, bidirectional: false, dtype: c.dtype });
-  const norm = makeNorm({ norm: 'rms', normEps: c.normEps, dtype: c.dtype });
-  const logitsDense = Dense({ features: c.vocabSize, axes: ['embed', 'vocab'], dtype: c.dtype });
+  const stem = decoderOnlyStem(c);
   const moeSet = new Set(c.moeLayers);
   const blocks = globalThis.Array.from({ length: c.numLayers }, (_, i) =>
     SparseBlock({
@@ -232,52 +182,30 @@ export function GLaM(configOrPreset: GlamConfig | string): GlamModel {
       ffn: moeSet.has(i) ? { kind: 'moe', moe: c.moe, router: c.router } : { kind: 'dense', mlpDim: c.layerMlpDims[i] },
     }),
   );
-  const names = blocks.map((_, i) => `layers_${i}` as const);
+  const names = stem.names;
   const moeLayerNames = c.moeLayers.map((i) => names[i]);
-
-  const embedTokens = (params: GlamParams, tokens: Array, positions: Array, det: boolean, key: Array | undefined): Array => {
-    let x = embed.apply(params.token_embedder, tokens);
-    if (c.positional === 'learned') x = np.add(x, posEmbed.apply(params.pos_embedder!, positions));
-    return dropout(x, { rate: c.dropoutRate, deterministic: det, key: subKey(key, 0) });
-  };
-  const head = (params: GlamParams, x: Array, det: boolean, key: Array | undefined): Array => {
-    let y = norm.apply(params.decoder_norm, x);
-    y = dropout(y, { rate: c.dropoutRate, deterministic: det, key: subKey(key, 1) });
-    if (c.tieEmbeddings) return np.divide(embed.attend(params.token_embedder, y), Math.sqrt(D));
-    return logitsDense.apply(params.logits_dense!, y);
-  };
+  const needsTasks = taskRouted && moeLayerNames.length > 0;
 
   const forward = (params: GlamParams, batch: Batch, opts: ModelApplyOptions = {}): SparseForward => {
     const where = 'GLaM.apply';
-    const tokens = feature(batch, 'decoder_input_tokens', where);
-    const [B, L] = tokens.shape;
-    if (c.positional === 'learned' && L > c.maxLen) throw new ModelError(`${where}: sequence length ${L} exceeds maxLen ${c.maxLen} of the learned position table`);
-    const targets = optionalFeature(batch, 'decoder_target_tokens', where, [B, L]);
-    const seg = optionalFeature(batch, 'decoder_segment_ids', where, [B, L]);
-    const pos = optionalFeature(batch, 'decoder_positions', where, [B, L]);
-    const causalAttention = optionalFeature(batch, 'decoder_causal_attention', where, [B, L]);
-    const needsTasks = taskRouted && moeLayerNames.length > 0;
-    const tokenTasks = needsTasks ? tokenTaskIds(batch, 'decoder_task_ids', [B, L], where) : undefined;
+    const f = stem.readBatch(batch, where);
+    const tokenTasks = needsTasks ? tokenTaskIds(batch, 'decoder_task_ids', [f.B, f.L], where) : undefined;
     if (needsTasks && tokenTasks === undefined && batch.task_ids === undefined) {
       throw new ModelError(`${where}: this model routes by task; the batch needs task_ids (int32 [batch], one per example) or decoder_task_ids (int32 [batch, length], each token's task id, as the data pipeline emits)`);
     }
-    const taskId = tokenTasks ?? batchTaskIds(batch, B, L, needsTasks, where);
-    const train = opts.train ?? false;
-    if (train && c.dropoutRate + c.moe.expertDropoutRate > 0 && !opts.key) throw new ModelError(`${where}: training with dropout needs { key }`);
-    const positions = pos ? cast(pos, 'int32') : lax.iota('int32', [1, L], 1);
-    let x = embedTokens(params, cast(tokens, 'int32'), positions, !train, opts.key);
-    const validB = seg ? np.greater(seg, 0) : targets ? np.greater(targets, 0) : null;
-    const valid = validB ?? np.ones([B, L], 'bool');
-    const mask = decoderMask(valid, { segmentIds: seg, causalAttention });
-    const bias = combineBiases(maskToBias(mask, x.dtype), c.positional === 'relative' ? relpos.apply(params.relpos_bias!, L) : null);
-    const rotary = c.positional === 'rotary' ? positions : undefined;
+    const taskId = tokenTasks ?? batchTaskIds(batch, f.B, f.L, needsTasks, where);
+    const train = trainMode(opts, c.dropoutRate + c.moe.expertDropoutRate, where);
+    let x = stem.embed(params, f.tokens, f.positions, !train, opts.key);
+    const validB = realTokens(f.segmentIds, f.targets);
+    const bias = stem.selfBias(params, validB ?? np.ones([f.B, f.L], 'bool'), f, x.dtype);
+    const rotary = stem.rotary(f.positions);
     const moe: NamedMoeOutput[] = [];
     blocks.forEach((b, i) => {
       const r = b.apply(params[names[i]], x, { bias, rotaryPositions: rotary, train, key: subKey(opts.key, 100 + i), paddingMask: validB ?? undefined, taskId });
       x = r.y;
       if (r.moe) moe.push({ name: names[i], out: r.moe });
     });
-    return { logits: head(params, x, !train, opts.key), moe };
+    return { logits: stem.head(params, x, !train, opts.key), moe };
   };
 
   const model: GlamModel = {
@@ -289,66 +217,41 @@ export function GLaM(configOrPreset: GlamConfig | string): GlamModel {
     moeLayerNames,
     blocks,
     init(key: Array): GlamParams {
-      const k = (i: number) => foldKey(key, i);
-      const p: Record<string, unknown> = { token_embedder: embed.init(k(0)), decoder_norm: norm.init(k(1), D) };
-      if (c.positional === 'learned') p.pos_embedder = posEmbed.init(k(2));
-      if (c.positional === 'relative') p.relpos_bias = relpos.init(k(3));
-      if (!c.tieEmbeddings) p.logits_dense = logitsDense.init(k(4), D);
-      blocks.forEach((b, i) => (p[names[i]] = b.init(k(100 + i), D)));
-      return p as unknown as GlamParams;
+      return stem.init(key, (i, k) => blocks[i].init(k, D)) as unknown as GlamParams;
     },
     axes(): AxesTree {
-      const a: Record<string, AxesTree> = { token_embedder: embed.axes(), decoder_norm: norm.axes(D) };
-      if (c.positional === 'learned') a.pos_embedder = posEmbed.axes();
-      if (c.positional === 'relative') a.relpos_bias = relpos.axes();
-      if (!c.tieEmbeddings) a.logits_dense = logitsDense.axes(D);
-      blocks.forEach((b, i) => (a[names[i]] = b.axes()));
-      return a;
+      return stem.axes((i) => blocks[i].axes());
     },
     forward,
     apply(params: GlamParams, batch: Batch, opts: ModelApplyOptions = {}): Array {
       return forward(params, batch, opts).logits;
     },
     loss(params: GlamParams, batch: Batch, opts: MoeLossOptions = {}): LossOutput {
-      const where = 'GLaM.loss';
-      const targets = feature(batch, 'decoder_target_tokens', where);
-      const weights = optionalFeature(batch, 'decoder_loss_weights', where, targets.shape) ?? np.greater(targets, 0);
+      const { targets, weights } = lossTargets(batch, 'GLaM.loss');
       const f = forward(params, batch, opts);
       const base = crossEntropyLoss(f.logits, targets, weights, opts);
       return withMoeLoss(base, moeLossTerms(f.moe, c.moe, opts.moeMetrics ?? 'full'));
     },
     initDecodeCache(params: GlamParams, o: { batch: number; maxLen: number; taskIds?: Array | number[] }): GlamCache {
       const where = 'GLaM.initDecodeCache';
-      positiveInt(o.batch, 'batch', where);
-      positiveInt(o.maxLen, 'maxLen', where);
-      if (c.positional === 'learned' && o.maxLen > c.maxLen) throw new ModelError(`${where}: maxLen ${o.maxLen} exceeds the model's maxLen ${c.maxLen} (learned positions)`);
+      stem.checkCacheSize(o, where);
       const cache: GlamCache = { index: lax.full(0, 'int32'), layers: blocks.map((b, i) => b.initCache(params[names[i]], o.batch, o.maxLen)) };
-      const t = decodeTaskIds(o.taskIds, o.batch, taskRouted && moeLayerNames.length > 0, where);
+      const t = decodeTaskIds(o.taskIds, o.batch, needsTasks, where);
       if (t) cache.task_ids = t;
       return cache;
     },
     decodeStep(params: GlamParams, cache0: DecodeCache, tokens: Array): StepOutput<GlamCache> {
-      const where = 'GLaM.decodeStep';
       const cache = cache0 as GlamCache;
-      if (!(tokens instanceof Array) || tokens.ndim !== 2) throw new ModelError(`${where}: tokens must be int32 [batch, n]`);
-      const n = tokens.shape[1];
-      const maxLen = cache.layers[0].self.key.shape[1];
-      const idx = cache.index;
-      const qpos = np.add(lax.iota('int32', [n, maxLen], 0), idx);
-      const kpos = lax.iota('int32', [n, maxLen], 1);
-      const positions = np.add(lax.iota('int32', [1, n], 1), idx);
-      let x = embedTokens(params, cast(tokens, 'int32'), positions, true, undefined);
-      const mask = np.expandDims(np.lessEqual(kpos, qpos), [0, 1]);
-      const bias = combineBiases(maskToBias(mask, x.dtype), c.positional === 'relative' ? relpos.apply(params.relpos_bias!, n, { kLen: maxLen, queryOffset: idx }) : null);
-      const rotary = c.positional === 'rotary' ? positions : undefined;
+      const s = stem.stepInputs(params, cache, tokens, 'GLaM.decodeStep');
+      let x = s.x;
       const layers = blocks.map((b, i) => {
-        const r = b.decode(params[names[i]], x, cache.layers[i], idx, { bias, rotaryPositions: rotary, taskId: cache.task_ids });
+        const r = b.decode(params[names[i]], x, cache.layers[i], s.idx, { bias: s.bias, rotaryPositions: s.rotaryPositions, taskId: cache.task_ids });
         x = r.y;
         return r.cache;
       });
-      const next: GlamCache = { index: np.add(idx, n), layers };
+      const next: GlamCache = { index: np.add(s.idx, s.n), layers };
       if (cache.task_ids) next.task_ids = cache.task_ids;
-      return { logits: head(params, x, true, undefined), cache: next };
+      return { logits: stem.head(params, x, true, undefined), cache: next };
     },
   };
   return model;
@@ -357,8 +260,5 @@ export function GLaM(configOrPreset: GlamConfig | string): GlamModel {
 /** The config (`createModel` fields, without `family`) that rebuilds a model with this resolved config. */
 export function glamSpec(c: ResolvedGlamConfig): GlamConfig {
   const { moe, ...rest } = c;
-  const out: GlamConfig = { ...rest, moeLayers: [...c.moeLayers], layerMlpDims: [...c.layerMlpDims], numExperts: moe.numExperts, expertMlpDim: moe.expertMlpDim, dispatch: moe.dispatch, expertDropoutRate: moe.expertDropoutRate, auxLossCoef: moe.auxLossCoef, routerZLossCoef: moe.routerZLossCoef };
-  if (moe.groupSize !== null) out.groupSize = moe.groupSize;
-  if (moe.taskIds !== null) out.taskIds = moe.taskIds;
-  return out;
+  return { ...rest, moeLayers: [...c.moeLayers], layerMlpDims: [...c.layerMlpDims], ...moeFieldsSpec(moe) };
 }

@@ -20,18 +20,19 @@
  * step per token; decoder MoE layers decode without dropping tokens (see moe_common.ts).
  * Empty `encoderMoeLayers` / `decoderMoeLayers` lists with per-layer MLP widths give a dense
  * model with the same parameter names (what Task-MoE extraction builds).
+ *
+ * The parts outside the blocks are T5's, from the encoder-decoder stem of src/models/stack.ts;
+ * this file adds the MoE placement and routers per stack, the `SparseBlock` stacks, task ids and
+ * the MoE losses.
  */
 
 import { Array } from '../core/array.js';
-import type { DType } from '../core/dtype.js';
 import * as lax from '../core/lax.js';
 import { np } from '../np/index.js';
-import { combineBiases, combineMasks, decoderMask, makeAttentionMask, maskToBias, RelativePositionBias, segmentMask, type RelativePositionBiasParams } from '../nn/attention.js';
-import { cast, Dense, Embed, MLP_ACTIVATIONS, type DenseParams, type EmbedParams, type MlpActivation, type NormParams } from '../nn/layers.js';
-import { dropout, foldKey, ModelError, positiveInt, rateIn01, subKey, type AxesTree } from '../nn/module.js';
+import { ModelError, positiveInt, subKey, type AxesTree } from '../nn/module.js';
 import type { RouterSpec } from '../nn/moe/layer.js';
-import { makeNorm, type DecoderLayerCache } from '../nn/transformer.js';
-import { bool, crossEntropyLoss, feature, noUnknownKeys, oneOf, optionalFeature, tokenTaskIds, type Batch, type DecodeCache, type LossOutput, type Model, type ModelApplyOptions, type StepOutput } from './common.js';
+import type { DecoderLayerCache } from '../nn/transformer.js';
+import { crossEntropyLoss, tokenTaskIds, type Batch, type DecodeCache, type LossOutput, type Model, type ModelApplyOptions, type StepOutput } from './common.js';
 import {
   batchTaskIds,
   decodeTaskIds,
@@ -51,25 +52,24 @@ import {
   type SparseBlockParams,
 } from './moe_common.js';
 import type { SparseForward } from './moe_decoder.js';
+import {
+  checkConfigObject,
+  checkEncDecStack,
+  ENCDEC_STACK_FIELDS,
+  encoderDecoderStem,
+  lossTargets,
+  moeFieldsSpec,
+  presetConfig,
+  realTokens,
+  resolveEncDecStack,
+  trainMode,
+  type EncDecParams,
+  type EncDecStackConfig,
+  type ResolvedEncDecStack,
+} from './stack.js';
 
-/** Config of {@link STMoE} (T5 fields plus the MoE fields). */
-export interface StMoeConfig extends MoeFields {
-  vocabSize: number;
-  dModel: number;
-  numHeads: number;
-  headDim: number;
-  mlpDim: number;
-  numEncoderLayers: number;
-  numDecoderLayers: number;
-  activation?: MlpActivation;
-  /** Default 0.1. */
-  dropoutRate?: number;
-  relativeBuckets?: number;
-  relativeMaxDistance?: number;
-  normEps?: number;
-  tieEmbeddings?: boolean;
-  scaleLogits?: boolean;
-  dtype?: DType;
+/** Config of {@link STMoE}: T5's fields (src/models/stack.ts), the MoE fields and the MoE placement and routers per stack. */
+export interface StMoeConfig extends MoeFields, EncDecStackConfig {
   /** An MoE layer every N layers in each stack (default 4: layers 3, 7, …). */
   moeEvery?: number;
   encoderMoeLayers?: number[];
@@ -85,28 +85,11 @@ export interface StMoeConfig extends MoeFields {
 }
 
 const KNOWN = [
-  'vocabSize', 'dModel', 'numHeads', 'headDim', 'mlpDim', 'numEncoderLayers', 'numDecoderLayers', 'activation', 'dropoutRate', 'relativeBuckets', 'relativeMaxDistance',
-  'normEps', 'tieEmbeddings', 'scaleLogits', 'dtype', 'moeEvery', 'encoderMoeLayers', 'decoderMoeLayers', 'encoderLayerMlpDims', 'decoderLayerMlpDims', 'router',
-  'encoderRouter', 'decoderRouter', ...MOE_FIELD_NAMES,
+  ...ENCDEC_STACK_FIELDS, 'moeEvery', 'encoderMoeLayers', 'decoderMoeLayers', 'encoderLayerMlpDims', 'decoderLayerMlpDims', 'router', 'encoderRouter', 'decoderRouter', ...MOE_FIELD_NAMES,
 ] as const;
 
 /** A resolved ST-MoE config. */
-export interface ResolvedStMoeConfig {
-  vocabSize: number;
-  dModel: number;
-  numHeads: number;
-  headDim: number;
-  mlpDim: number;
-  numEncoderLayers: number;
-  numDecoderLayers: number;
-  activation: MlpActivation;
-  dropoutRate: number;
-  relativeBuckets: number;
-  relativeMaxDistance: number;
-  normEps: number;
-  tieEmbeddings: boolean;
-  scaleLogits: boolean;
-  dtype: 'float32' | 'float64';
+export interface ResolvedStMoeConfig extends ResolvedEncDecStack {
   moeEvery: number;
   encoderMoeLayers: number[];
   decoderMoeLayers: number[];
@@ -131,8 +114,7 @@ export const ST_MOE_PRESETS: Record<string, StMoeConfig> = {
 /** Validates an ST-MoE config and fills defaults. */
 export function resolveStMoeConfig(config: StMoeConfig): ResolvedStMoeConfig {
   const where = 'STMoE config';
-  if (!config || typeof config !== 'object') throw new ModelError(`${where}: expected an object`);
-  noUnknownKeys(config, KNOWN, where);
+  checkConfigObject(config, KNOWN, where);
   const nEnc = positiveInt(config.numEncoderLayers, 'numEncoderLayers', where);
   const nDec = positiveInt(config.numDecoderLayers, 'numDecoderLayers', where);
   const mlpDim = positiveInt(config.mlpDim, 'mlpDim', where);
@@ -143,21 +125,7 @@ export function resolveStMoeConfig(config: StMoeConfig): ResolvedStMoeConfig {
     throw new ModelError(`${where}: the decoder's router cannot be expert choice: the decoder is causal, and each expert would rank all tokens of a group, so a token's routing would depend on future tokens. Use expert choice in the encoder only (encoderRouter) and token choice (k = 1 or 2) or task routing in the decoder (decoderRouter)`);
   }
   const c: ResolvedStMoeConfig = {
-    vocabSize: positiveInt(config.vocabSize, 'vocabSize', where),
-    dModel: positiveInt(config.dModel, 'dModel', where),
-    numHeads: positiveInt(config.numHeads, 'numHeads', where),
-    headDim: positiveInt(config.headDim, 'headDim', where),
-    mlpDim,
-    numEncoderLayers: nEnc,
-    numDecoderLayers: nDec,
-    activation: oneOf(config.activation ?? 'gated-gelu', MLP_ACTIVATIONS, 'activation', where),
-    dropoutRate: rateIn01(config.dropoutRate ?? 0.1, 'dropoutRate', where),
-    relativeBuckets: positiveInt(config.relativeBuckets ?? 32, 'relativeBuckets', where),
-    relativeMaxDistance: positiveInt(config.relativeMaxDistance ?? 128, 'relativeMaxDistance', where),
-    normEps: config.normEps ?? 1e-6,
-    tieEmbeddings: bool(config.tieEmbeddings ?? false, 'tieEmbeddings', where),
-    scaleLogits: bool(config.scaleLogits ?? false, 'scaleLogits', where),
-    dtype: oneOf(config.dtype ?? 'float32', ['float32', 'float64'] as const, 'dtype', where),
+    ...resolveEncDecStack(config, where),
     moeEvery: every,
     encoderMoeLayers: moeLayerIndices(nEnc, every, config.encoderMoeLayers, 'encoderMoeLayers', where),
     decoderMoeLayers: moeLayerIndices(nDec, every, config.decoderMoeLayers, 'decoderMoeLayers', where),
@@ -167,19 +135,15 @@ export function resolveStMoeConfig(config: StMoeConfig): ResolvedStMoeConfig {
     decoderRouter,
     moe: resolveMoeFields(config, mlpDim, where),
   };
-  if (!(c.normEps > 0)) throw new ModelError(`${where}: normEps must be > 0, got ${c.normEps}`);
+  checkEncDecStack(c, where);
   if (c.encoderMoeLayers.length > 0 && c.decoderMoeLayers.length > 0 && (encoderRouter.kind === 'task') !== (decoderRouter.kind === 'task')) {
     throw new ModelError(`${where}: either both stacks route by task or neither (encoderRouter is ${encoderRouter.kind}, decoderRouter is ${decoderRouter.kind})`);
   }
   return c;
 }
 
-/** Params of an ST-MoE model (T5X layout). */
-export interface StMoeParams {
-  token_embedder: EmbedParams;
-  encoder: { relpos_bias: RelativePositionBiasParams; encoder_norm: NormParams; [layer: string]: SparseBlockParams | RelativePositionBiasParams | NormParams };
-  decoder: { relpos_bias: RelativePositionBiasParams; decoder_norm: NormParams; logits_dense?: DenseParams; [layer: string]: SparseBlockParams | RelativePositionBiasParams | NormParams | DenseParams | undefined };
-}
+/** Params of an ST-MoE model (T5X layout; dense or sparse blocks in both stacks). */
+export type StMoeParams = EncDecParams<SparseBlockParams, SparseBlockParams>;
 
 /** Decoding cache of an ST-MoE model. */
 export interface StMoeCache extends DecodeCache {
@@ -207,21 +171,10 @@ export interface StMoeModel extends Model<ResolvedStMoeConfig, StMoeParams> {
 
 /** Creates an ST-MoE model from a config or a preset name ({@link ST_MOE_PRESETS}). */
 export function STMoE(configOrPreset: StMoeConfig | string): StMoeModel {
-  let raw: StMoeConfig;
-  if (typeof configOrPreset === 'string') {
-    const p = ST_MOE_PRESETS[configOrPreset];
-    if (!p) throw new ModelError(`STMoE: unknown preset ${JSON.stringify(configOrPreset)}; presets: ${Object.keys(ST_MOE_PRESETS).join(', ')}`);
-    raw = p;
-  } else raw = configOrPreset;
-  const c = resolveStMoeConfig(raw);
+  const c = resolveStMoeConfig(presetConfig(configOrPreset, ST_MOE_PRESETS, 'STMoE'));
   const D = c.dModel;
   const taskRouted = (c.encoderMoeLayers.length > 0 && c.encoderRouter.kind === 'task') || (c.decoderMoeLayers.length > 0 && c.decoderRouter.kind === 'task');
-  const embed = Embed({ numEmbeddings: c.vocabSize, features: D, dtype: c.dtype });
-  const rel = (bidirectional: boolean) => RelativePositionBias({ numHeads: c.numHeads, numBuckets: c.relativeBuckets, maxDistance: c.relativeMaxDistance, bidirectional, dtype: c.dtype });
-  const encRel = rel(true);
-  const decRel = rel(false);
-  const norm = makeNorm({ norm: 'rms', normEps: c.normEps, dtype: c.dtype });
-  const logitsDense = Dense({ features: c.vocabSize, axes: ['embed', 'vocab'], dtype: c.dtype });
+  const stem = encoderDecoderStem(c);
   const common = { numHeads: c.numHeads, headDim: c.headDim, activation: c.activation, dropoutRate: c.dropoutRate, normEps: c.normEps, scaleLogits: c.scaleLogits, dtype: c.dtype };
   const encSet = new Set(c.encoderMoeLayers);
   const decSet = new Set(c.decoderMoeLayers);
@@ -231,80 +184,52 @@ export function STMoE(configOrPreset: StMoeConfig | string): StMoeModel {
   const decoderBlocks = globalThis.Array.from({ length: c.numDecoderLayers }, (_, i) =>
     SparseBlock({ ...common, kind: 'decoder', crossAttention: true, ffn: decSet.has(i) ? { kind: 'moe', moe: c.moe, router: c.decoderRouter } : { kind: 'dense', mlpDim: c.decoderLayerMlpDims[i] } }),
   );
-  const encNames = encoderBlocks.map((_, i) => `layers_${i}`);
-  const decNames = decoderBlocks.map((_, i) => `layers_${i}`);
+  const encNames = stem.encoderNames;
+  const decNames = stem.decoderNames;
   const moeLayerNames = [...c.encoderMoeLayers.map((i) => `encoder/${encNames[i]}`), ...c.decoderMoeLayers.map((i) => `decoder/${decNames[i]}`)];
-
-  const checkTrain = (opts: ModelApplyOptions, where: string): boolean => {
-    const train = opts.train ?? false;
-    if (train && c.dropoutRate + c.moe.expertDropoutRate > 0 && !opts.key) throw new ModelError(`${where}: training with dropout needs { key }`);
-    return train;
-  };
+  const dropoutRates = c.dropoutRate + c.moe.expertDropoutRate;
 
   const encode = (params: StMoeParams, tokens: Array, opts: ModelApplyOptions & { segmentIds?: Array; taskIds?: Array } = {}): { encoded: Array; moe: NamedMoeOutput[] } => {
     const where = 'STMoE.encode';
     if (!(tokens instanceof Array) || tokens.ndim !== 2) throw new ModelError(`${where}: encoder input tokens must be int32 [batch, length]`);
-    const train = checkTrain(opts, where);
-    const L = tokens.shape[1];
+    const train = trainMode(opts, dropoutRates, where);
     const key = opts.key;
     if (taskRouted && c.encoderMoeLayers.length > 0 && !opts.taskIds) throw new ModelError(`${where}: this model routes by task; pass taskIds (int32 [batch], or [batch, length] per token)`);
-    let x = embed.apply(params.token_embedder, cast(tokens, 'int32'));
-    x = dropout(x, { rate: c.dropoutRate, deterministic: !train, key: subKey(key, 0) });
+    let x = stem.embed(params, tokens, !train, key);
     const valid = opts.segmentIds ? np.greater(opts.segmentIds, 0) : np.greater(tokens, 0);
-    const mask = combineMasks(makeAttentionMask(valid, valid), opts.segmentIds ? segmentMask(opts.segmentIds, opts.segmentIds) : null)!;
-    const bias = combineBiases(maskToBias(mask, x.dtype), encRel.apply(params.encoder.relpos_bias, L));
+    const bias = stem.encoderBias(params, valid, opts.segmentIds, tokens.shape[1], x.dtype);
     const moe: NamedMoeOutput[] = [];
     encoderBlocks.forEach((b, i) => {
       const r = b.apply(params.encoder[encNames[i]] as SparseBlockParams, x, { bias, train, key: subKey(key, 100 + i), paddingMask: valid, taskId: opts.taskIds });
       x = r.y;
       if (r.moe) moe.push({ name: `encoder/${encNames[i]}`, out: r.moe });
     });
-    x = norm.apply(params.encoder.encoder_norm, x);
-    return { encoded: dropout(x, { rate: c.dropoutRate, deterministic: !train, key: subKey(key, 1) }), moe };
-  };
-
-  const logitsOf = (params: StMoeParams, y: Array): Array => {
-    if (c.tieEmbeddings) return np.divide(embed.attend(params.token_embedder, y), Math.sqrt(D));
-    return logitsDense.apply(params.decoder.logits_dense!, y);
+    return { encoded: stem.finalNorm(params.encoder.encoder_norm, x, !train, key), moe };
   };
 
   const forward = (params: StMoeParams, batch: Batch, opts: ModelApplyOptions = {}): SparseForward => {
     const where = 'STMoE.apply';
-    const encTokens = feature(batch, 'encoder_input_tokens', where);
-    const decInputs = feature(batch, 'decoder_input_tokens', where);
-    const [B, L] = decInputs.shape;
-    if (encTokens.shape[0] !== B) throw new ModelError(`${where}: encoder_input_tokens has batch ${encTokens.shape[0]} but decoder_input_tokens has ${B}`);
-    const encSeg = optionalFeature(batch, 'encoder_segment_ids', where, encTokens.shape);
-    const targets = optionalFeature(batch, 'decoder_target_tokens', where, [B, L]);
-    const decSeg = optionalFeature(batch, 'decoder_segment_ids', where, [B, L]);
-    if ((encSeg === undefined) !== (decSeg === undefined)) throw new ModelError(`${where}: packed batches need both encoder_segment_ids and decoder_segment_ids`);
-    const encTasks = taskRouted ? tokenTaskIds(batch, 'encoder_task_ids', encTokens.shape, where) : undefined;
-    const decTasks = taskRouted ? tokenTaskIds(batch, 'decoder_task_ids', [B, L], where) : undefined;
+    const f = stem.readBatch(batch, where);
+    const encTasks = taskRouted ? tokenTaskIds(batch, 'encoder_task_ids', f.encoderTokens.shape, where) : undefined;
+    const decTasks = taskRouted ? tokenTaskIds(batch, 'decoder_task_ids', [f.B, f.L], where) : undefined;
     if ((encTasks === undefined) !== (decTasks === undefined)) throw new ModelError(`${where}: per-token task ids come in pairs: give both encoder_task_ids and decoder_task_ids (the data pipeline emits both), or one task_ids [batch]`);
     if (taskRouted && decTasks === undefined && batch.task_ids === undefined) {
       throw new ModelError(`${where}: this model routes by task; the batch needs task_ids (int32 [batch], one per example) or encoder_task_ids and decoder_task_ids (int32, each token's task id, as the data pipeline emits)`);
     }
-    const taskIds = decTasks === undefined ? batchTaskIds(batch, B, null, taskRouted, where) : undefined;
-    const train = checkTrain(opts, where);
+    const taskIds = decTasks === undefined ? batchTaskIds(batch, f.B, null, taskRouted, where) : undefined;
+    const train = trainMode(opts, dropoutRates, where);
     const key = opts.key;
-    const enc = encode(params, encTokens, { segmentIds: encSeg, train, key: subKey(key, 7), taskIds: encTasks ?? taskIds });
-    let x = embed.apply(params.token_embedder, cast(decInputs, 'int32'));
-    x = dropout(x, { rate: c.dropoutRate, deterministic: !train, key: subKey(key, 0) });
-    const validB = decSeg ? np.greater(decSeg, 0) : targets ? np.greater(targets, 0) : null;
-    const valid = validB ?? np.ones([B, L], 'bool');
-    const selfMask = decoderMask(valid, { segmentIds: decSeg });
-    const selfBias = combineBiases(maskToBias(selfMask, x.dtype), decRel.apply(params.decoder.relpos_bias, L));
-    const crossMask = combineMasks(makeAttentionMask(valid, np.greater(encTokens, 0)), decSeg && encSeg ? segmentMask(decSeg, encSeg) : null)!;
-    const crossBias = maskToBias(crossMask, x.dtype);
+    const enc = encode(params, f.encoderTokens, { segmentIds: f.encoderSegmentIds, train, key: subKey(key, 7), taskIds: encTasks ?? taskIds });
+    let x = stem.embed(params, f.decoderInputs, !train, key);
+    const validB = realTokens(f.decoderSegmentIds, f.targets);
+    const { selfBias, crossBias } = stem.decoderBiases(params, validB ?? np.ones([f.B, f.L], 'bool'), f, x.dtype);
     const moe = [...enc.moe];
     decoderBlocks.forEach((b, i) => {
       const r = b.apply(params.decoder[decNames[i]] as SparseBlockParams, x, { bias: selfBias, crossBias, encoded: enc.encoded, train, key: subKey(key, 1000 + i), paddingMask: validB ?? undefined, taskId: decTasks ?? taskIds });
       x = r.y;
       if (r.moe) moe.push({ name: `decoder/${decNames[i]}`, out: r.moe });
     });
-    let y = norm.apply(params.decoder.decoder_norm, x);
-    y = dropout(y, { rate: c.dropoutRate, deterministic: !train, key: subKey(key, 1) });
-    return { logits: logitsOf(params, y), moe };
+    return { logits: stem.logits(params, stem.finalNorm(params.decoder.decoder_norm, x, !train, key)), moe };
   };
 
   const model: StMoeModel = {
@@ -317,21 +242,10 @@ export function STMoE(configOrPreset: StMoeConfig | string): StMoeModel {
     encoderBlocks,
     decoderBlocks,
     init(key: Array): StMoeParams {
-      const k = (i: number) => foldKey(key, i);
-      const enc: Record<string, unknown> = { relpos_bias: encRel.init(k(1)), encoder_norm: norm.init(k(2), D) };
-      encoderBlocks.forEach((b, i) => (enc[encNames[i]] = b.init(k(100 + i), D)));
-      const dec: Record<string, unknown> = { relpos_bias: decRel.init(k(3)), decoder_norm: norm.init(k(4), D) };
-      decoderBlocks.forEach((b, i) => (dec[decNames[i]] = b.init(k(1000 + i), D)));
-      if (!c.tieEmbeddings) dec.logits_dense = logitsDense.init(k(5), D);
-      return { token_embedder: embed.init(k(0)), encoder: enc, decoder: dec } as unknown as StMoeParams;
+      return stem.init(key, (i, k) => encoderBlocks[i].init(k, D), (i, k) => decoderBlocks[i].init(k, D)) as unknown as StMoeParams;
     },
     axes(): AxesTree {
-      const enc: Record<string, AxesTree> = { relpos_bias: encRel.axes(), encoder_norm: norm.axes(D) };
-      encoderBlocks.forEach((b, i) => (enc[encNames[i]] = b.axes()));
-      const dec: Record<string, AxesTree> = { relpos_bias: decRel.axes(), decoder_norm: norm.axes(D) };
-      decoderBlocks.forEach((b, i) => (dec[decNames[i]] = b.axes()));
-      if (!c.tieEmbeddings) dec.logits_dense = logitsDense.axes(D);
-      return { token_embedder: embed.axes(), encoder: enc, decoder: dec };
+      return stem.axes((i) => encoderBlocks[i].axes(), (i) => decoderBlocks[i].axes());
     },
     encode,
     forward,
@@ -339,22 +253,16 @@ export function STMoE(configOrPreset: StMoeConfig | string): StMoeModel {
       return forward(params, batch, opts).logits;
     },
     loss(params: StMoeParams, batch: Batch, opts: MoeLossOptions = {}): LossOutput {
-      const where = 'STMoE.loss';
-      const targets = feature(batch, 'decoder_target_tokens', where);
-      const weights = optionalFeature(batch, 'decoder_loss_weights', where, targets.shape) ?? np.greater(targets, 0);
+      const { targets, weights } = lossTargets(batch, 'STMoE.loss');
       const f = forward(params, batch, opts);
       return withMoeLoss(crossEntropyLoss(f.logits, targets, weights, opts), moeLossTerms(f.moe, c.moe, opts.moeMetrics ?? 'full'));
     },
     initDecodeCache(params: StMoeParams, o: { batch: number; maxLen: number; encoderInputTokens?: Array; taskIds?: Array | number[] }): StMoeCache {
       const where = 'STMoE.initDecodeCache';
-      positiveInt(o.batch, 'batch', where);
-      positiveInt(o.maxLen, 'maxLen', where);
-      const encTokens = o.encoderInputTokens;
-      if (!encTokens) throw new ModelError(`${where}: pass { encoderInputTokens } (int32 [batch, length])`);
-      if (encTokens.ndim !== 2 || encTokens.shape[0] !== o.batch) throw new ModelError(`${where}: encoderInputTokens must be [${o.batch}, length], got [${encTokens.shape.join(', ')}]`);
+      const encTokens = stem.cacheEncoderTokens(o, where);
       const taskIds = decodeTaskIds(o.taskIds, o.batch, taskRouted, where);
       const { encoded } = encode(params, encTokens, { taskIds });
-      const crossBias = maskToBias(np.expandDims(np.greater(encTokens, 0), [1, 2]), encoded.dtype);
+      const crossBias = stem.cacheCrossBias(encTokens, encoded.dtype);
       const cache: StMoeCache = {
         index: lax.full(0, 'int32'),
         layers: decoderBlocks.map((b, i) => b.initCache(params.decoder[decNames[i]] as SparseBlockParams, o.batch, o.maxLen, encoded)),
@@ -364,26 +272,18 @@ export function STMoE(configOrPreset: StMoeConfig | string): StMoeModel {
       return cache;
     },
     decodeStep(params: StMoeParams, cache0: DecodeCache, tokens: Array): StepOutput<StMoeCache> {
-      const where = 'STMoE.decodeStep';
       const cache = cache0 as StMoeCache;
-      if (!(tokens instanceof Array) || tokens.ndim !== 2) throw new ModelError(`${where}: tokens must be int32 [batch, n]`);
-      const n = tokens.shape[1];
-      const maxLen = cache.layers[0].self.key.shape[1];
-      const idx = cache.index;
-      let x = embed.apply(params.token_embedder, cast(tokens, 'int32'));
-      const qpos = np.add(lax.iota('int32', [n, maxLen], 0), idx);
-      const kpos = lax.iota('int32', [n, maxLen], 1);
-      const mask = np.expandDims(np.lessEqual(kpos, qpos), [0, 1]);
-      const bias = combineBiases(maskToBias(mask, x.dtype), decRel.apply(params.decoder.relpos_bias, n, { kLen: maxLen, queryOffset: idx }));
+      const s = stem.stepInputs(params, cache, tokens, 'STMoE.decodeStep');
+      let x = s.x;
       const layers = decoderBlocks.map((b, i) => {
-        const r = b.decode(params.decoder[decNames[i]] as SparseBlockParams, x, cache.layers[i], idx, { bias, crossBias: cache.crossBias, taskId: cache.task_ids });
+        const r = b.decode(params.decoder[decNames[i]] as SparseBlockParams, x, cache.layers[i], s.idx, { bias: s.bias, crossBias: cache.crossBias, taskId: cache.task_ids });
         x = r.y;
         return r.cache;
       });
-      const y = norm.apply(params.decoder.decoder_norm, x);
-      const next: StMoeCache = { index: np.add(idx, n), layers, crossBias: cache.crossBias };
+      const y = stem.finalNorm(params.decoder.decoder_norm, x, true, undefined);
+      const next: StMoeCache = { index: np.add(s.idx, s.n), layers, crossBias: cache.crossBias };
       if (cache.task_ids) next.task_ids = cache.task_ids;
-      return { logits: logitsOf(params, y), cache: next };
+      return { logits: stem.logits(params, y), cache: next };
     },
   };
   return model;
@@ -392,13 +292,10 @@ export function STMoE(configOrPreset: StMoeConfig | string): StMoeModel {
 /** The config (`createModel` fields, without `family`) that rebuilds a model with this resolved config. */
 export function stMoeSpec(c: ResolvedStMoeConfig): StMoeConfig {
   const { moe, ...rest } = c;
-  const out: StMoeConfig = {
+  return {
     ...rest,
     encoderMoeLayers: [...c.encoderMoeLayers], decoderMoeLayers: [...c.decoderMoeLayers],
     encoderLayerMlpDims: [...c.encoderLayerMlpDims], decoderLayerMlpDims: [...c.decoderLayerMlpDims],
-    numExperts: moe.numExperts, expertMlpDim: moe.expertMlpDim, dispatch: moe.dispatch, expertDropoutRate: moe.expertDropoutRate, auxLossCoef: moe.auxLossCoef, routerZLossCoef: moe.routerZLossCoef,
+    ...moeFieldsSpec(moe),
   };
-  if (moe.groupSize !== null) out.groupSize = moe.groupSize;
-  if (moe.taskIds !== null) out.taskIds = moe.taskIds;
-  return out;
 }

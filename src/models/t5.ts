@@ -13,67 +13,24 @@
  * within `encoder_segment_ids`, decoder self-attention within `decoder_segment_ids`, and
  * cross-attention connects only equal segment ids. Incremental decoding encodes once, projects
  * every layer's cross-attention keys/values once, and then runs one step per token.
+ *
+ * Everything outside the blocks (config fields, embedding, relative biases, masks, final norms,
+ * logits, decoding inputs) is the encoder-decoder stem of src/models/stack.ts, shared with
+ * `STMoE`; this file adds the dense `EncoderBlock` / `DecoderBlock` stacks.
  */
 
 import { Array } from '../core/array.js';
-import type { DType } from '../core/dtype.js';
 import * as lax from '../core/lax.js';
 import { np } from '../np/index.js';
-import { combineBiases, combineMasks, decoderMask, makeAttentionMask, maskToBias, RelativePositionBias, segmentMask, type RelativePositionBiasParams } from '../nn/attention.js';
-import { cast, Dense, Embed, MLP_ACTIVATIONS, type DenseParams, type EmbedParams, type MlpActivation, type NormParams } from '../nn/layers.js';
-import { foldKey, dropout, ModelError, positiveInt, rateIn01, subKey, type AxesTree } from '../nn/module.js';
-import { DecoderBlock, EncoderBlock, makeNorm, type DecoderBlockParams, type DecoderLayerCache, type EncoderBlockParams } from '../nn/transformer.js';
-import {
-  bool,
-  crossEntropyLoss,
-  feature,
-  noUnknownKeys,
-  oneOf,
-  optionalFeature,
-  type Batch,
-  type DecodeCache,
-  type LossOptions,
-  type LossOutput,
-  type Model,
-  type ModelApplyOptions,
-  type StepOutput,
-} from './common.js';
+import { ModelError, subKey, type AxesTree } from '../nn/module.js';
+import { DecoderBlock, EncoderBlock, type DecoderBlockParams, type DecoderLayerCache, type EncoderBlockParams } from '../nn/transformer.js';
+import { crossEntropyLoss, type Batch, type DecodeCache, type LossOptions, type LossOutput, type Model, type ModelApplyOptions, type StepOutput } from './common.js';
+import { checkConfigObject, checkEncDecStack, ENCDEC_STACK_FIELDS, encoderDecoderStem, lossTargets, presetConfig, realTokens, resolveEncDecStack, trainMode, type EncDecParams, type EncDecStackConfig } from './stack.js';
 
-/** Config of {@link T5} (names follow T5X's T5Config; HF names in parentheses). */
-export interface T5Config {
-  /** (vocab_size) */
-  vocabSize: number;
-  /** Embedding width (d_model). */
-  dModel: number;
-  /** (num_heads) */
-  numHeads: number;
-  /** Per-head width (d_kv). */
-  headDim: number;
-  /** MLP width (d_ff). */
-  mlpDim: number;
-  /** (num_layers) */
-  numEncoderLayers: number;
-  /** (num_decoder_layers) */
-  numDecoderLayers: number;
-  /** Default 'gated-gelu' (feed_forward_proj). */
-  activation?: MlpActivation;
-  /** Default 0.1 (dropout_rate); only active with `train: true`. */
-  dropoutRate?: number;
-  /** Default 32 (relative_attention_num_buckets). */
-  relativeBuckets?: number;
-  /** Default 128 (relative_attention_max_distance). */
-  relativeMaxDistance?: number;
-  /** Default 1e-6 (layer_norm_epsilon). */
-  normEps?: number;
-  /** Tie the LM head to the shared embedding (default false: T5.1.1 / Flan-T5 untied). */
-  tieEmbeddings?: boolean;
-  /** Scale attention logits by 1/√headDim (default false, as T5). */
-  scaleLogits?: boolean;
-  /** Parameter dtype (default float32). */
-  dtype?: DType;
-}
+/** Config of {@link T5}: the encoder-decoder fields of src/models/stack.ts (T5X's T5Config names, HF names in their docs). */
+export type T5Config = EncDecStackConfig;
 
-const KNOWN = ['vocabSize', 'dModel', 'numHeads', 'headDim', 'mlpDim', 'numEncoderLayers', 'numDecoderLayers', 'activation', 'dropoutRate', 'relativeBuckets', 'relativeMaxDistance', 'normEps', 'tieEmbeddings', 'scaleLogits', 'dtype'] as const;
+const KNOWN = ENCDEC_STACK_FIELDS;
 
 /** T5's special ids. */
 export const T5_PAD_ID = 0;
@@ -97,11 +54,7 @@ export const T5_PRESETS: Record<string, T5Config> = {
 };
 
 /** Params of a T5 model (T5X layout). */
-export interface T5Params {
-  token_embedder: EmbedParams;
-  encoder: { relpos_bias: RelativePositionBiasParams; encoder_norm: NormParams; [layer: string]: EncoderBlockParams | RelativePositionBiasParams | NormParams };
-  decoder: { relpos_bias: RelativePositionBiasParams; decoder_norm: NormParams; logits_dense?: DenseParams; [layer: string]: DecoderBlockParams | RelativePositionBiasParams | NormParams | DenseParams | undefined };
-}
+export type T5Params = EncDecParams<EncoderBlockParams, DecoderBlockParams>;
 
 /** Decoding cache of a T5 model: per-layer self/cross KV, the cross-attention bias, the position index. */
 export interface T5Cache extends DecodeCache {
@@ -113,26 +66,9 @@ export interface T5Cache extends DecodeCache {
 /** Validates a config and fills defaults. */
 export function resolveT5Config(config: T5Config): Required<T5Config> {
   const where = 'T5 config';
-  if (!config || typeof config !== 'object') throw new ModelError(`${where}: expected an object`);
-  noUnknownKeys(config, KNOWN, where);
-  const c: Required<T5Config> = {
-    vocabSize: positiveInt(config.vocabSize, 'vocabSize', where),
-    dModel: positiveInt(config.dModel, 'dModel', where),
-    numHeads: positiveInt(config.numHeads, 'numHeads', where),
-    headDim: positiveInt(config.headDim, 'headDim', where),
-    mlpDim: positiveInt(config.mlpDim, 'mlpDim', where),
-    numEncoderLayers: positiveInt(config.numEncoderLayers, 'numEncoderLayers', where),
-    numDecoderLayers: positiveInt(config.numDecoderLayers, 'numDecoderLayers', where),
-    activation: oneOf(config.activation ?? 'gated-gelu', MLP_ACTIVATIONS, 'activation', where),
-    dropoutRate: rateIn01(config.dropoutRate ?? 0.1, 'dropoutRate', where),
-    relativeBuckets: positiveInt(config.relativeBuckets ?? 32, 'relativeBuckets', where),
-    relativeMaxDistance: positiveInt(config.relativeMaxDistance ?? 128, 'relativeMaxDistance', where),
-    normEps: config.normEps ?? 1e-6,
-    tieEmbeddings: bool(config.tieEmbeddings ?? false, 'tieEmbeddings', where),
-    scaleLogits: bool(config.scaleLogits ?? false, 'scaleLogits', where),
-    dtype: oneOf(config.dtype ?? 'float32', ['float32', 'float64'] as const, 'dtype', where),
-  };
-  if (!(c.normEps > 0)) throw new ModelError(`${where}: normEps must be > 0, got ${c.normEps}`);
+  checkConfigObject(config, KNOWN, where);
+  const c: Required<T5Config> = resolveEncDecStack(config, where);
+  checkEncDecStack(c, where);
   return c;
 }
 
@@ -153,53 +89,27 @@ export interface T5Model extends Model<Required<T5Config>, T5Params> {
 
 /** Creates a T5 model from a config or a preset name ({@link T5_PRESETS}). */
 export function T5(configOrPreset: T5Config | string): T5Model {
-  let raw: T5Config;
-  if (typeof configOrPreset === 'string') {
-    const p = T5_PRESETS[configOrPreset];
-    if (!p) throw new ModelError(`T5: unknown preset ${JSON.stringify(configOrPreset)}; presets: ${Object.keys(T5_PRESETS).join(', ')}`);
-    raw = p;
-  } else raw = configOrPreset;
-  const c = resolveT5Config(raw);
+  const c = resolveT5Config(presetConfig(configOrPreset, T5_PRESETS, 'T5'));
   const E = c.dModel;
-  const embed = Embed({ numEmbeddings: c.vocabSize, features: E, dtype: c.dtype });
-  const rel = (bidirectional: boolean) => RelativePositionBias({ numHeads: c.numHeads, numBuckets: c.relativeBuckets, maxDistance: c.relativeMaxDistance, bidirectional, dtype: c.dtype });
-  const encRel = rel(true);
-  const decRel = rel(false);
+  const stem = encoderDecoderStem(c);
   const blockConfig = { numHeads: c.numHeads, headDim: c.headDim, mlpDim: c.mlpDim, activation: c.activation, dropoutRate: c.dropoutRate, norm: 'rms' as const, normEps: c.normEps, scaleLogits: c.scaleLogits, dtype: c.dtype };
   const encBlock = EncoderBlock(blockConfig);
   const decBlock = DecoderBlock({ ...blockConfig, crossAttention: true });
-  const norm = makeNorm({ norm: 'rms', normEps: c.normEps, dtype: c.dtype });
-  const logitsDense = Dense({ features: c.vocabSize, axes: ['embed', 'vocab'], dtype: c.dtype });
-  const encNames = globalThis.Array.from({ length: c.numEncoderLayers }, (_, i) => `layers_${i}`);
-  const decNames = globalThis.Array.from({ length: c.numDecoderLayers }, (_, i) => `layers_${i}`);
-
-  const checkTrain = (opts: ModelApplyOptions, where: string): boolean => {
-    const det = !(opts.train ?? false);
-    if (!det && c.dropoutRate > 0 && !opts.key) throw new ModelError(`${where}: training with dropout needs { key }`);
-    return det;
-  };
+  const encNames = stem.encoderNames;
+  const decNames = stem.decoderNames;
 
   const encode = (params: T5Params, tokens: Array, opts: EncodeOptions = {}): Array => {
     const where = 'T5.encode';
     if (!(tokens instanceof Array) || tokens.ndim !== 2) throw new ModelError(`${where}: encoder input tokens must be int32 [batch, length]`);
-    const det = checkTrain(opts, where);
-    const L = tokens.shape[1];
+    const det = !trainMode(opts, c.dropoutRate, where);
     const key = opts.key;
-    let x = embed.apply(params.token_embedder, cast(tokens, 'int32'));
-    x = dropout(x, { rate: c.dropoutRate, deterministic: det, key: subKey(key, 0) });
+    let x = stem.embed(params, tokens, det, key);
     const valid = np.greater(tokens, 0);
-    const mask = combineMasks(makeAttentionMask(valid, valid), opts.segmentIds ? segmentMask(opts.segmentIds, opts.segmentIds) : null)!;
-    const bias = combineBiases(maskToBias(mask, x.dtype), encRel.apply(params.encoder.relpos_bias, L));
+    const bias = stem.encoderBias(params, valid, opts.segmentIds, tokens.shape[1], x.dtype);
     encNames.forEach((n, i) => {
       x = encBlock.apply(params.encoder[n] as EncoderBlockParams, x, { bias, deterministic: det, key: subKey(key, 100 + i) });
     });
-    x = norm.apply(params.encoder.encoder_norm, x);
-    return dropout(x, { rate: c.dropoutRate, deterministic: det, key: subKey(key, 1) });
-  };
-
-  const logitsOf = (params: T5Params, y: Array): Array => {
-    if (c.tieEmbeddings) return np.divide(embed.attend(params.token_embedder, y), Math.sqrt(E));
-    return logitsDense.apply(params.decoder.logits_dense!, y);
+    return stem.finalNorm(params.encoder.encoder_norm, x, det, key);
   };
 
   const model: T5Model = {
@@ -207,65 +117,34 @@ export function T5(configOrPreset: T5Config | string): T5Model {
     config: c,
     vocabSize: c.vocabSize,
     init(key: Array): T5Params {
-      const k = (i: number) => foldKey(key, i);
-      const enc: Record<string, unknown> = { relpos_bias: encRel.init(k(1)), encoder_norm: norm.init(k(2), E) };
-      encNames.forEach((n, i) => (enc[n] = encBlock.init(k(100 + i), E)));
-      const dec: Record<string, unknown> = { relpos_bias: decRel.init(k(3)), decoder_norm: norm.init(k(4), E) };
-      decNames.forEach((n, i) => (dec[n] = decBlock.init(k(1000 + i), E)));
-      if (!c.tieEmbeddings) dec.logits_dense = logitsDense.init(k(5), E);
-      return { token_embedder: embed.init(k(0)), encoder: enc, decoder: dec } as unknown as T5Params;
+      return stem.init(key, (_, k) => encBlock.init(k, E), (_, k) => decBlock.init(k, E)) as unknown as T5Params;
     },
     axes(): AxesTree {
-      const enc: Record<string, AxesTree> = { relpos_bias: encRel.axes(), encoder_norm: norm.axes(E) };
-      for (const n of encNames) enc[n] = encBlock.axes();
-      const dec: Record<string, AxesTree> = { relpos_bias: decRel.axes(), decoder_norm: norm.axes(E) };
-      for (const n of decNames) dec[n] = decBlock.axes();
-      if (!c.tieEmbeddings) dec.logits_dense = logitsDense.axes(E);
-      return { token_embedder: embed.axes(), encoder: enc, decoder: dec };
+      return stem.axes(() => encBlock.axes(), () => decBlock.axes());
     },
     encode,
     apply(params: T5Params, batch: Batch, opts: ModelApplyOptions = {}): Array {
       const where = 'T5.apply';
-      const encTokens = feature(batch, 'encoder_input_tokens', where);
-      const decInputs = feature(batch, 'decoder_input_tokens', where);
-      const [B, L] = decInputs.shape;
-      if (encTokens.shape[0] !== B) throw new ModelError(`${where}: encoder_input_tokens has batch ${encTokens.shape[0]} but decoder_input_tokens has ${B}`);
-      const encSeg = optionalFeature(batch, 'encoder_segment_ids', where, encTokens.shape);
-      const targets = optionalFeature(batch, 'decoder_target_tokens', where, [B, L]);
-      const decSeg = optionalFeature(batch, 'decoder_segment_ids', where, [B, L]);
-      if ((encSeg === undefined) !== (decSeg === undefined)) throw new ModelError(`${where}: packed batches need both encoder_segment_ids and decoder_segment_ids`);
-      const det = checkTrain(opts, where);
+      const f = stem.readBatch(batch, where);
+      const det = !trainMode(opts, c.dropoutRate, where);
       const key = opts.key;
-      const encoded = encode(params, encTokens, { segmentIds: encSeg, train: !det, key: subKey(key, 7) });
-      let x = embed.apply(params.token_embedder, cast(decInputs, 'int32'));
-      x = dropout(x, { rate: c.dropoutRate, deterministic: det, key: subKey(key, 0) });
-      const valid = decSeg ? np.greater(decSeg, 0) : targets ? np.greater(targets, 0) : np.ones([B, L], 'bool');
-      const selfMask = decoderMask(valid, { segmentIds: decSeg });
-      const selfBias = combineBiases(maskToBias(selfMask, x.dtype), decRel.apply(params.decoder.relpos_bias, L));
-      const crossMask = combineMasks(makeAttentionMask(valid, np.greater(encTokens, 0)), decSeg && encSeg ? segmentMask(decSeg, encSeg) : null)!;
-      const crossBias = maskToBias(crossMask, x.dtype);
+      const encoded = encode(params, f.encoderTokens, { segmentIds: f.encoderSegmentIds, train: !det, key: subKey(key, 7) });
+      let x = stem.embed(params, f.decoderInputs, det, key);
+      const valid = realTokens(f.decoderSegmentIds, f.targets) ?? np.ones([f.B, f.L], 'bool');
+      const { selfBias, crossBias } = stem.decoderBiases(params, valid, f, x.dtype);
       decNames.forEach((n, i) => {
         x = decBlock.apply(params.decoder[n] as DecoderBlockParams, x, { encoded, bias: selfBias, crossBias, deterministic: det, key: subKey(key, 1000 + i) });
       });
-      let y = norm.apply(params.decoder.decoder_norm, x);
-      y = dropout(y, { rate: c.dropoutRate, deterministic: det, key: subKey(key, 1) });
-      return logitsOf(params, y);
+      return stem.logits(params, stem.finalNorm(params.decoder.decoder_norm, x, det, key));
     },
     loss(params: T5Params, batch: Batch, opts: LossOptions = {}): LossOutput {
-      const where = 'T5.loss';
-      const targets = feature(batch, 'decoder_target_tokens', where);
-      const weights = optionalFeature(batch, 'decoder_loss_weights', where, targets.shape) ?? np.greater(targets, 0);
+      const { targets, weights } = lossTargets(batch, 'T5.loss');
       return crossEntropyLoss(model.apply(params, batch, opts), targets, weights, opts);
     },
     initDecodeCache(params: T5Params, o: { batch: number; maxLen: number; encoderInputTokens?: Array; encoded?: Array }): T5Cache {
-      const where = 'T5.initDecodeCache';
-      positiveInt(o.batch, 'batch', where);
-      positiveInt(o.maxLen, 'maxLen', where);
-      const enc = o.encoderInputTokens;
-      if (!enc) throw new ModelError(`${where}: pass { encoderInputTokens } (int32 [batch, length])`);
-      if (enc.ndim !== 2 || enc.shape[0] !== o.batch) throw new ModelError(`${where}: encoderInputTokens must be [${o.batch}, length], got [${enc.shape.join(', ')}]`);
+      const enc = stem.cacheEncoderTokens(o, 'T5.initDecodeCache');
       const encoded = o.encoded ?? encode(params, enc);
-      const crossBias = maskToBias(np.expandDims(np.greater(enc, 0), [1, 2]), encoded.dtype);
+      const crossBias = stem.cacheCrossBias(enc, encoded.dtype);
       return {
         index: lax.full(0, 'int32'),
         layers: decNames.map((n) => decBlock.initCache(params.decoder[n] as DecoderBlockParams, o.batch, o.maxLen, encoded)),
@@ -273,24 +152,15 @@ export function T5(configOrPreset: T5Config | string): T5Model {
       };
     },
     decodeStep(params: T5Params, cache0: DecodeCache, tokens: Array): StepOutput<T5Cache> {
-      const where = 'T5.decodeStep';
       const cache = cache0 as T5Cache;
-      if (!(tokens instanceof Array) || tokens.ndim !== 2) throw new ModelError(`${where}: tokens must be int32 [batch, n]`);
-      const n = tokens.shape[1];
-      const maxLen = cache.layers[0].self.key.shape[1];
-      const idx = cache.index;
-      let x = embed.apply(params.token_embedder, cast(tokens, 'int32'));
-      const qpos = np.add(lax.iota('int32', [n, maxLen], 0), idx);
-      const kpos = lax.iota('int32', [n, maxLen], 1);
-      const mask = np.expandDims(np.lessEqual(kpos, qpos), [0, 1]);
-      const bias = combineBiases(maskToBias(mask, x.dtype), decRel.apply(params.decoder.relpos_bias, n, { kLen: maxLen, queryOffset: idx }));
+      const s = stem.stepInputs(params, cache, tokens, 'T5.decodeStep');
+      let x = s.x;
       const layers = decNames.map((name, i) => {
-        const [y, lc] = decBlock.decode(params.decoder[name] as DecoderBlockParams, x, cache.layers[i], idx, { bias, crossBias: cache.crossBias });
+        const [y, lc] = decBlock.decode(params.decoder[name] as DecoderBlockParams, x, cache.layers[i], s.idx, { bias: s.bias, crossBias: cache.crossBias });
         x = y;
         return lc;
       });
-      const y = norm.apply(params.decoder.decoder_norm, x);
-      return { logits: logitsOf(params, y), cache: { index: np.add(idx, n), layers, crossBias: cache.crossBias } };
+      return { logits: stem.logits(params, stem.finalNorm(params.decoder.decoder_norm, x, true, undefined)), cache: { index: np.add(s.idx, s.n), layers, crossBias: cache.crossBias } };
     },
   };
   return model;
