@@ -21,7 +21,7 @@ import { leafPaths } from '../optim/tree_utils.js';
 import { jitSharded, type JitSharded } from '../distributed/jit_sharded.js';
 import { logicalToMesh, shardingsFromAxes, type LogicalAxisRules } from '../distributed/sharding/logical.js';
 import { NamedSharding, checkMeshShape, meshSize, replicated, type MeshShape, type Sharding } from '../distributed/sharding/sharding.js';
-import { Mesh } from '../runtime/mesh.js';
+import { Mesh, type StepProfile } from '../runtime/mesh.js';
 import { ShardedArray } from '../runtime/sharded_array.js';
 import { ConfigError, TrainError } from './errors.js';
 
@@ -187,6 +187,11 @@ export class ShardedTrainStep {
       inShardings: [this.paramShardings, this.optStateShardings, batchLeaf, [], []],
       outShardings: { params: this.paramShardings, optState: this.optStateShardings, loss: null, metrics: null, gradNorm: null, lr: null },
     });
+  }
+
+  /** Where the last step's time went on the worker runtime (null on 'spmd-reference' or before a step). */
+  get lastStepProfile(): StepProfile | null {
+    return this.mesh?.lastStepProfile ?? null;
   }
 
   /** Devices in the mesh. */

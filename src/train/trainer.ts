@@ -23,6 +23,7 @@
  */
 
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Array } from '../core/array.js';
 import { valueAndGrad } from '../core/autodiff.js';
@@ -107,7 +108,10 @@ export interface TrainerOptions<P = any> {
   flopsExclude?: RegExp[];
   /** Tokens of a batch for tokens/s (default: elements of `decoder_target_tokens`, else of the first feature). */
   tokensPerBatch?: (batch: Batch) => number;
-  /** Peak FLOP/s for MFU: a number, 'measure' (default: 1024² matmul, see flops.ts) or null (no MFU). */
+  /**
+   * Peak FLOP/s for MFU: a number (of the whole setup), 'measure' (default: a 1024² matmul, see
+   * flops.ts, times the mesh devices that have a core each) or null (no MFU).
+   */
   peakFlops?: number | 'measure' | null;
   /** jit backend (default: the global default, 'onnx'). */
   backend?: string;
@@ -504,7 +508,12 @@ export class Trainer<P = any> {
     if (this.peakValue !== undefined) return this.peakValue;
     const p = this.opts.peakFlops === undefined ? 'measure' : this.opts.peakFlops;
     if (p === null) this.peakValue = null;
-    else if (p === 'measure') this.peakValue = measurePeakFlops({ backend: this.opts.backend ?? 'onnx', threads: this.threads }).flopsPerSecond;
+    else if (p === 'measure') {
+      // a mesh runs one single-threaded device per worker: its peak is one device's times the
+      // devices that get a core of their own (virtual devices beyond the cores share them)
+      const devices = this.opts.sharding ? Object.values(this.opts.sharding.mesh).reduce((a, b) => a * b, 1) : 1;
+      this.peakValue = measurePeakFlops({ backend: this.opts.backend ?? 'onnx', threads: this.threads }).flopsPerSecond * Math.min(devices, os.availableParallelism());
+    }
     else if (typeof p === 'number' && p > 0) this.peakValue = p;
     else throw new TrainError(`peakFlops must be a positive number, 'measure' or null, got ${JSON.stringify(p)}`);
     return this.peakValue;

@@ -121,6 +121,9 @@ class Propagator {
   private readonly axisIndex: Map<string, number>;
   private readonly axisSizes: Map<string, number>;
 
+  /** How many equations read each variable (program outputs count too). */
+  readonly useCount = new Map<Var, number>();
+
   constructor(readonly mesh: MeshShape) {
     this.axisIndex = new Map(mesh.axisNames.map((a, i) => [a, i]));
     this.axisSizes = new Map(mesh.axisNames.map((a, i) => [a, mesh.shape[i]]));
@@ -185,6 +188,7 @@ class Propagator {
         sub.outputs.forEach((o, i) => o instanceof Var && this.link(o, e.outputs[i]));
         continue;
       }
+      for (const a of e.inputs) if (a instanceof Var) this.useCount.set(a, (this.useCount.get(a) ?? 0) + 1);
       this.units.push({
         rule,
         operands: e.inputs.map((a) => this.atomState(a)),
@@ -348,6 +352,10 @@ class Propagator {
       for (const i of group) {
         const sti = u.operands[i];
         if (!sti) continue;
+        // a pending sum read by several equations is reduced once where it is made (the
+        // partitioner caches that reshard) rather than carried into each reader, which would
+        // make every reader's result a new pending sum needing its own reduction
+        if ((this.useCount.get(sti.v) ?? 0) > 1) continue;
         for (const a of sti.partial) {
           if (partial.includes(a)) continue;
           const inGroup = group.every((j) => {
@@ -497,6 +505,7 @@ export function propagate(graph: Graph, opts: PropagateOptions = {}): Propagatio
   const mesh = findMesh(graph, opts);
   const p = new Propagator(mesh);
   p.addGraph(graph);
+  for (const o of graph.outputs) if (o instanceof Var) p.useCount.set(o, (p.useCount.get(o) ?? 0) + 1);
   opts.inputs?.forEach((s, i) => s && p.fix(graph.inputs[i], s, `input sharding ${i}`));
   if (opts.outputs !== undefined) {
     opts.outputs.forEach((s, i) => {

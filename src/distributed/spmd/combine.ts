@@ -29,6 +29,11 @@ export interface ScheduleOptions {
   combine?: boolean;
   /** Largest combined all_reduce operand in bytes (default 32 MiB). */
   maxCombinedBytes?: number;
+  /**
+   * A collective that computation waits on is issued as early as possible when the computation
+   * it waits for costs at most this fraction of the program (by elements written; default 0.01).
+   */
+  earlyFraction?: number;
 }
 
 /** What scheduling did (for tests and logs). */
@@ -52,6 +57,7 @@ const isMoving = (e: Eqn): boolean => isCollective(e.prim) && e.prim !== 'axis_i
 export function scheduleCollectives(graph: Graph, opts: ScheduleOptions = {}): { graph: Graph; stats: ScheduleStats } {
   const combine = opts.combine ?? true;
   const maxBytes = opts.maxCombinedBytes ?? 32 * 1024 * 1024;
+  const earlyFraction = opts.earlyFraction ?? 0.01;
   const g = dce(inlineCalls(graph));
   const eqns = g.eqns;
   // dependencies: for each eqn, how many of its inputs are not yet defined; who reads each var
@@ -70,7 +76,41 @@ export function scheduleCollectives(graph: Graph, opts: ScheduleOptions = {}): {
       readers[p].push(i);
     }
   });
-  // ready computations are taken in original order (a min-heap would be overkill: the ready set is small)
+  // Early collectives: a collective whose inputs take little computation (its ancestor cone
+  // costs at most `earlyFraction` of the program, by elements written) and that computation
+  // waits on. Deferring it would cut the program where every value live at that point (e.g. all
+  // of a forward pass's activations, waiting for a loss normalizer) must leave ONNX Runtime and
+  // come back; running its cone first puts that cut at the start, where almost nothing is live.
+  const cost = eqns.map((e) => e.outputs.reduce((n, v) => n + sizeOf(v.aval.shape), 0));
+  const total = cost.reduce((a, b) => a + b, 0);
+  const earlyCone = new Set<number>();
+  const early = new Set<number>();
+  eqns.forEach((e, c) => {
+    if (!isMoving(e) || !readers[c].some((r) => !isMoving(eqns[r]))) return;
+    const cone = new Set<number>();
+    const stack = [c];
+    let coneCost = 0;
+    let ok = true;
+    while (stack.length && ok) {
+      const k = stack.pop()!;
+      for (const a of eqns[k].inputs) {
+        if (a instanceof Literal) continue;
+        const p = producer.get(a);
+        if (p === undefined || cone.has(p) || earlyCone.has(p)) continue;
+        if (isMoving(eqns[p]) && !early.has(p)) ok = false;
+        cone.add(p);
+        coneCost += cost[p];
+        if (coneCost > earlyFraction * total) ok = false;
+        stack.push(p);
+      }
+    }
+    if (!ok) return;
+    early.add(c);
+    for (const k of cone) earlyCone.add(k);
+  });
+
+  // ready computations are taken in original order (a min-heap would be overkill: the ready set
+  // is small), the cones of early collectives first
   const readyCompute: number[] = [];
   const readyColl: number[] = [];
   const push = (i: number) => (isMoving(eqns[i]) ? readyColl : readyCompute).push(i);
@@ -79,11 +119,16 @@ export function scheduleCollectives(graph: Graph, opts: ScheduleOptions = {}): {
   const done = (i: number) => {
     for (const r of readers[i]) if (--pending[r] === 0) push(r);
   };
+  const rank = (i: number) => (earlyCone.has(i) ? i - eqns.length : i);
   while (readyCompute.length || readyColl.length) {
-    if (readyCompute.length) {
+    const earlyWork = readyCompute.some((i) => earlyCone.has(i));
+    const earlyReady = !earlyWork && readyColl.some((i) => early.has(i));
+    if (readyCompute.length && !earlyReady) {
       const run: number[] = [];
       while (readyCompute.length) {
-        readyCompute.sort((a, b) => a - b);
+        readyCompute.sort((a, b) => rank(a) - rank(b));
+        // an early collective that just became ready is issued before any other computation
+        if (!earlyCone.has(readyCompute[0]) && readyColl.some((k) => early.has(k))) break;
         const i = readyCompute.shift()!;
         run.push(i);
         done(i);
@@ -96,12 +141,13 @@ export function scheduleCollectives(graph: Graph, opts: ScheduleOptions = {}): {
     }
   }
   if (order.flat().length !== eqns.length) throw new Error('internal: scheduleCollectives found a cycle in the program');
+  const segmented = sinkComputations(eqns, order, producer, readers, new Set(g.outputs.filter((o): o is Var => o instanceof Var)));
 
   const out: Eqn[] = [];
   let before = 0;
   let after = 0;
   let syncPoints = 0;
-  for (const run of order) {
+  for (const run of segmented) {
     const es = run.map((i) => eqns[i]);
     if (!isMoving(es[0])) {
       out.push(...es);
@@ -148,6 +194,98 @@ export function scheduleCollectives(graph: Graph, opts: ScheduleOptions = {}): {
   }
   const scheduled = new Graph(g.inputs, g.consts, g.constValues, out, g.outputs, g.inTree, g.outTree);
   return { graph: scheduled, stats: { collectivesBefore: before, collectivesAfter: after, syncPoints } };
+}
+
+/**
+ * Moves computations to the latest segment they can run in when that carries fewer values
+ * across synchronization points: compute-first scheduling puts every ready computation before
+ * the next collective, including some whose results are read only after it (e.g. an
+ * optimizer's `b1·m` before the gradients' all-reduce), and each such result must leave ONNX
+ * Runtime at the cut and come back. A computation moves to the earliest segment among its
+ * readers when that carries fewer elements across the cuts: its results stop crossing, and its
+ * inputs start to unless they already cross (a program input or constant, a collective's
+ * result, a value already live into that segment, or one computed in it). Repeated until nothing moves; each segment's computations then run in
+ * program order. Takes and returns runs as `scheduleCollectives` builds them.
+ */
+function sinkComputations(eqns: readonly Eqn[], order: number[][], producer: Map<Var, number>, readers: number[][], outputs: Set<Var>): number[][] {
+  const seg = new Int32Array(eqns.length);
+  const syncRuns: number[][] = [];
+  let k = 0;
+  for (const run of order) {
+    if (isMoving(eqns[run[0]])) {
+      for (const i of run) seg[i] = k;
+      syncRuns.push(run);
+      k++;
+    } else for (const i of run) seg[i] = k;
+  }
+  const last = k;
+  // the latest segment a reader allows: a computation in segment s, or a collective issued at the end of segment s
+  const limit = (r: number) => seg[r];
+  // the variables each eqn reads (so "who else reads v" is answerable)
+  const readersOf = (v: Var): number[] => {
+    const p = producer.get(v);
+    return p === undefined ? [] : readers[p].filter((r) => eqns[r].inputs.includes(v));
+  };
+  let moved = true;
+  while (moved) {
+    moved = false;
+    for (let e = eqns.length - 1; e >= 0; e--) {
+      if (isMoving(eqns[e])) continue;
+      let t = last;
+      for (const v of eqns[e].outputs) {
+        if (outputs.has(v)) continue;
+        for (const r of readersOf(v)) t = Math.min(t, limit(r));
+      }
+      if (t <= seg[e]) continue;
+      // e moves with the producers only it reads, in its segment (e.g. the broadcast of a
+      // scalar it multiplies by); elements that would start crossing into segment t are the
+      // group's inputs from outside that do not cross already; those that stop are e's results
+      const group = new Set<number>([e]);
+      const stack = [e];
+      while (stack.length) {
+        const k = stack.pop()!;
+        for (const a of eqns[k].inputs) {
+          if (a instanceof Literal) continue;
+          const p = producer.get(a);
+          if (p === undefined || group.has(p) || isMoving(eqns[p]) || seg[p] !== seg[e]) continue;
+          if (eqns[p].outputs.some((v) => outputs.has(v) || readersOf(v).some((r) => !group.has(r)))) continue;
+          group.add(p);
+          stack.push(p);
+        }
+      }
+      let added = 0;
+      let blocked = false;
+      const counted = new Set<Var>();
+      for (const k of group) {
+        for (const a of eqns[k].inputs) {
+          if (a instanceof Literal || counted.has(a)) continue;
+          const p = producer.get(a);
+          if (p === undefined || group.has(p) || seg[p] === t) continue;
+          if (isMoving(eqns[p])) {
+            if (seg[p] >= t) blocked = true; // a collective issued at the end of segment t or later
+            continue;
+          }
+          counted.add(a);
+          if (outputs.has(a) || readersOf(a).some((r) => !group.has(r) && seg[r] >= t)) continue;
+          added += sizeOf(a.aval.shape);
+        }
+      }
+      const removed = eqns[e].outputs.reduce((n, v) => n + sizeOf(v.aval.shape), 0);
+      if (blocked || added >= removed) continue;
+      for (const k of group) seg[k] = t;
+      moved = true;
+    }
+  }
+  const compute: number[][] = globalThis.Array.from({ length: last + 1 }, () => []);
+  eqns.forEach((e, i) => {
+    if (!isMoving(e)) compute[seg[i]].push(i);
+  });
+  const runs: number[][] = [];
+  for (let s = 0; s <= last; s++) {
+    if (compute[s].length) runs.push(compute[s]); // ascending: program order
+    if (s < last) runs.push(syncRuns[s]);
+  }
+  return runs;
 }
 
 /** One all_reduce over the concatenation of several operands, and the slices back (same params). */
