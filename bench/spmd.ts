@@ -3,6 +3,8 @@
  *  (a) data-parallel training-step throughput of an MLP with big matmuls on 2 worker devices vs
  *      1 (a 1-device Mesh, and plain `jit` with one ONNX Runtime thread) — samples/s and the
  *      speed-up (target ≥ 1.7× on a 2-core machine);
+ *      The same for a transformer LM training step as `myriad train` runs it (Trainer, AdamW +
+ *      clipping, 3-layer DecoderLM), one device vs a 2-device mesh;
  *  (b) compile time of a 12-layer MLP training step (trace + propagate + partition, then
  *      scheduling/combining collectives, splitting at them and ONNX lowering of every per-device
  *      segment, as Mesh.compile does) at 1, 2, 4, …, 64 virtual devices
@@ -19,8 +21,12 @@
  * load average is printed before and after.
  */
 
-import { writeFileSync } from 'node:fs';
-import { Array, jit, lax, np, valueAndGrad } from '../src/index.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Array, jit, lax, np, optim, valueAndGrad } from '../src/index.js';
+import { DecoderLM } from '../src/models/index.js';
+import { Trainer, arrayBatchSource } from '../src/train/trainer.js';
 import { Graph } from '../src/core/ir.js';
 import { isCollective } from '../src/core/primitives.js';
 import { jitSharded } from '../src/distributed/jit_sharded.js';
@@ -125,6 +131,42 @@ async function throughput() {
     speedupVsJit: tJit / t2,
     lossesAgreeSteps: n,
   };
+}
+
+/**
+ * (a, second model) A transformer LM training step as `myriad train` runs it: the Trainer with
+ * AdamW + global-norm clipping on a 3-layer `DecoderLM` (d 128, seq 128, batch 16), on one device
+ * (plain jit) and data-parallel on a 2-device mesh, interleaved; losses must agree.
+ */
+async function lmThroughput() {
+  const B = 16, L = 128;
+  const t = new Int32Array(B * L).map((_, i) => 3 + ((i * 5 + ((i * i) % 7)) % 60));
+  const inp = new Int32Array(B * L);
+  for (let i = 0; i < B * L; i++) inp[i] = i % L === 0 ? 0 : t[i - 1];
+  const batch = { decoder_target_tokens: Array.fromData(t, [B, L], 'int32'), decoder_input_tokens: Array.fromData(inp, [B, L], 'int32') };
+  const model = DecoderLM({ ...DecoderLM('tiny').config, numLayers: 3 });
+  const dirs: string[] = [];
+  const make = (mesh?: Record<string, number>) => {
+    const dir = mkdtempSync(join(tmpdir(), 'myriad-bench-spmd-'));
+    dirs.push(dir);
+    return new Trainer({ model, optimizer: optim.chain(optim.clipByGlobalNorm(1), optim.adamw(1e-3)), data: arrayBatchSource([batch]), steps: 1000, outDir: dir, seed: 3, progress: 'none', peakFlops: null, plots: false, handleSignals: false, sharding: mesh ? { mesh } : undefined });
+  };
+  const single = make();
+  const dp = make({ data: 2 });
+  const losses: number[][] = [[], []];
+  const reps = quick ? 6 : 14;
+  const [ts, td] = await timeInterleaved([
+    { fn: async () => losses[0].push((await single.trainStepAsync()).loss), warmup: 2, reps },
+    { fn: async () => losses[1].push((await dp.trainStepAsync()).loss), warmup: 2, reps },
+  ], 2);
+  await single.close();
+  await dp.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  losses[0].forEach((l, i) => {
+    if (!(Math.abs(l - losses[1][i]) <= 1e-3 * (1 + Math.abs(l)))) throw new BenchCheckError(`LM step ${i}: data=2 loss ${losses[1][i]} differs from one device's ${l}`);
+  });
+  const [t1, t2] = [median(ts) / 1000, median(td) / 1000];
+  return { model: `DecoderLM 3×d128 (MLP 512), seq ${L}, batch ${B}, AdamW + clip, Trainer`, single: { stepS: t1, tokensPerS: (B * L) / t1 }, mesh2: { stepS: t2, tokensPerS: (B * L) / t2 }, speedup: t1 / t2 };
 }
 
 // ------------------------------------------------------------------------------------ (b)
@@ -249,6 +291,7 @@ async function main() {
   const load0 = loadAverage();
   console.log(`# bench:spmd on ${info.cpu} (${info.cores} cores), ${info.node}; load average ${load0}`);
   const tp = only.includes('a') ? await throughput() : null;
+  const lm = only.includes('a') ? await lmThroughput() : null;
   if (tp) {
     console.log(`\n(a) data-parallel training-step throughput: ${tp.model}`);
     console.log(table(['setup', 'step (ms)', 'samples/s', 'GFLOP/s'], [
@@ -262,6 +305,14 @@ async function main() {
       const b = tp.profile[k];
       return [k === 'mesh1' ? 'Mesh data=1' : 'Mesh data=2', fmt(b.wallMs), fmt(b.sendMs), fmt(b.computeMs), fmt(b.collectiveMs), fmt(b.returnMs)];
     })));
+  }
+  if (lm) {
+    console.log(`\n(a) the same for a transformer LM training step: ${lm.model}`);
+    console.log(table(['setup', 'step (ms)', 'tokens/s'], [
+      ['one device (jit, 1 ORT thread)', fmt(lm.single.stepS * 1000), fmt(lm.single.tokensPerS)],
+      ['Mesh data=2 (2 workers)', fmt(lm.mesh2.stepS * 1000), fmt(lm.mesh2.tokensPerS)],
+    ]));
+    console.log(`speed-up 2 devices vs one: ${lm.speedup.toFixed(2)}×`);
   }
   const ct = only.includes('b') ? compileTime() : null;
   if (ct) {
@@ -286,7 +337,7 @@ async function main() {
   const load1 = loadAverage();
   console.log(`\nload average before ${load0}, after ${load1}`);
   if (jsonFile) {
-    writeFileSync(jsonFile, JSON.stringify({ machine: info, loadAverage: { before: load0, after: load1 }, quick, throughput: tp, compileTime: ct, collectiveBytes: cb }, null, 2) + '\n');
+    writeFileSync(jsonFile, JSON.stringify({ machine: info, loadAverage: { before: load0, after: load1 }, quick, throughput: tp, lmThroughput: lm, compileTime: ct, collectiveBytes: cb }, null, 2) + '\n');
     console.log(`wrote ${jsonFile}`);
   }
 }
