@@ -157,9 +157,10 @@ describe('golden collective counts', () => {
     });
   });
 
-  test('MoE layer (dense dispatch), experts sharded on an expert axis: one all-to-all to dispatch, one to combine', async () => {
+  /** An MoE layer with its experts sharded over `expert` on a data × expert mesh; its forward pass must move data with exactly two all-to-alls on the expert axis. */
+  async function moeForwardGolden(dispatch: 'dense' | 'index', activation?: 'gated-gelu') {
     const mesh = makeMeshShape({ data: 2, expert: 2 });
-    const layer = MoeLayer({ numExperts: 4, mlpDim: 8, dispatch: 'dense' });
+    const layer = MoeLayer({ numExperts: 4, mlpDim: 8, dispatch, ...(activation ? { activation } : {}) });
     const params = layer.init(random.key(0), 6);
     const x = random.normal(random.key(1), [4, 5, 6]);
     const ps = shardingsFromAxes(layer.axes(), [['expert', 'expert']], mesh);
@@ -171,25 +172,18 @@ describe('golden collective counts', () => {
     const a2a = low.partitioned.graph.eqns.filter((e) => e.prim === 'all_to_all');
     assert.ok(a2a.every((e) => (e.params as { axes: string[] }).axes.join() === 'expert'));
     assertClose(await jf(params, x), f(params, x), 1e-5);
+    return { mesh, layer, params, x, ps };
+  }
+
+  test('MoE layer (dense dispatch), experts sharded on an expert axis: one all-to-all to dispatch, one to combine', async () => {
+    await moeForwardGolden('dense');
   });
 
   test('MoE layer (index dispatch), experts sharded on an expert axis: one all-to-all to dispatch, one to combine, nothing else', async () => {
     // MoeLayer's 'index' path gathers each slot's token from its own group (batch dim G) and
     // scatter-adds the outputs back per group, so the only data movement is the change to and
     // from the expert-major layout: no index all-gather, no reduce-scatters.
-    const mesh = makeMeshShape({ data: 2, expert: 2 });
-    const layer = MoeLayer({ numExperts: 4, mlpDim: 8, dispatch: 'index', activation: 'gated-gelu' });
-    const params = layer.init(random.key(0), 6);
-    const x = random.normal(random.key(1), [4, 5, 6]);
-    const ps = shardingsFromAxes(layer.axes(), [['expert', 'expert']], mesh);
-    ps.router = P();
-    const f = (p: typeof params, xx: Array) => layer.apply(p, xx).output;
-    const jf = jitSharded(f, { mesh, backend: 'spmd-reference', inShardings: [ps, P(['data', 'expert'])], outShardings: P(['data', 'expert']), gather: true });
-    const low = jf.lower(params, x);
-    assert.deepEqual(low.partitioned.collectives, { all_reduce: 0, all_gather: 0, reduce_scatter: 0, all_to_all: 2, collective_permute: 0 });
-    const a2a = low.partitioned.graph.eqns.filter((e) => e.prim === 'all_to_all');
-    assert.ok(a2a.every((e) => (e.params as { axes: string[] }).axes.join() === 'expert'));
-    assertClose(await jf(params, x), f(params, x), 1e-5);
+    const { mesh, layer, params, x, ps } = await moeForwardGolden('index', 'gated-gelu');
     // a training step (forward + backward) communicates exactly like the one-hot reference path
     const step = (l: typeof layer) => (p: typeof params, xx: Array) =>
       valueAndGrad((pp: typeof params) => {
