@@ -28,7 +28,7 @@ test('params: batched experts with a leading expert axis; axes match', () => {
   assert.deepEqual(p.experts.wo.kernel.shape, [4, 8, D]);
   nn.checkAxes(p, l.axes());
   const table = nn.paramAxesTable(p, l.axes());
-  assert.deepEqual(table.get('router.kernel')!.axes, ['embed', 'expert']);
+  assert.deepEqual(table.get('router.kernel')!.axes, ['embed', 'unmodeled']);
   assert.deepEqual(table.get('experts.wi_0.kernel')!.axes, ['expert', 'embed', 'mlp']);
   assert.deepEqual(table.get('experts.wo.kernel')!.axes, ['expert', 'mlp', 'embed']);
   const shapes = nn.evalShape((k: Array) => l.init(k, D), random.key(0));

@@ -47,7 +47,7 @@ test('GLaM: MoE in every other layer, expert weights carry the expert axis, logi
   const table = nn.paramAxesTable(p, m.axes());
   assert.deepEqual(table.get('layers_1.moe.experts.wi_0.kernel'), { shape: [4, 16, 32], axes: ['expert', 'embed', 'mlp'] });
   assert.deepEqual(table.get('layers_1.moe.experts.wo.kernel'), { shape: [4, 32, 16], axes: ['expert', 'mlp', 'embed'] });
-  assert.deepEqual(table.get('layers_1.moe.router.kernel'), { shape: [16, 4], axes: ['embed', 'expert'] });
+  assert.deepEqual(table.get('layers_1.moe.router.kernel'), { shape: [16, 4], axes: ['embed', 'unmodeled'] });
   assert.deepEqual(table.get('layers_0.mlp.wi_0.kernel')!.axes, ['embed', 'mlp']);
   assert.ok(!table.has('layers_0.moe.router.kernel') && !table.has('layers_1.mlp.wo.kernel'));
   // GLaM: gated GELU experts, RMSNorm (scale only), no biases anywhere

@@ -74,7 +74,12 @@ export interface TokenChoiceConfig {
   dtype?: DType;
   /** Router kernel initializer (default normal, stddev 2e-2). */
   kernelInit?: Initializer;
-  /** Logical axes of the router kernel (default ['embed', 'expert']). */
+  /**
+   * Logical axes of the router kernel (default ['embed', 'unmodeled']: replicated under the usual
+   * rules, as in GShard and flaxformer — a router split over experts would split the router
+   * logits' expert dim over the devices that also split the tokens, and every routing op would
+   * reshard).
+   */
   axes?: [string, string];
 }
 
@@ -118,7 +123,7 @@ export interface TaskRoutingConfig {
   dtype?: DType;
   /** Task-embedding initializer (default normal, stddev 2e-2). */
   embeddingInit?: Initializer;
-  /** Logical axes of the task embedding (default ['task', 'expert']). */
+  /** Logical axes of the task embedding (default ['task', 'unmodeled']: replicated, like the router kernel). */
   axes?: [string, string];
 }
 
@@ -373,7 +378,7 @@ export function TokenChoiceRouter(config: Omit<TokenChoiceConfig, 'kind'> & { ki
   const renorm = cfg.renormalize ?? false;
   const dtype = cfg.dtype ?? 'float32';
   const kernelInit = cfg.kernelInit ?? initializers.normal(2e-2);
-  const axesNames = cfg.axes ?? ['embed', 'expert'];
+  const axesNames = cfg.axes ?? ['embed', 'unmodeled'];
   const capacity = (S: number, train: boolean) =>
     tokenChoiceCapacity(positiveInt(S, 'groupSize', where), E, k, { capacityFactor: train ? cfTrain : cfEval, minCapacity: minCap, mode, dropless });
   return {
@@ -479,7 +484,7 @@ export function ExpertChoiceRouter(config: Omit<ExpertChoiceConfig, 'kind'> & { 
   const eps = jitterOf(cfg.jitterEps, where);
   const dtype = cfg.dtype ?? 'float32';
   const kernelInit = cfg.kernelInit ?? initializers.normal(2e-2);
-  const axesNames = cfg.axes ?? ['embed', 'expert'];
+  const axesNames = cfg.axes ?? ['embed', 'unmodeled'];
   const capacity = (S: number, train: boolean) => expertChoiceCapacity(positiveInt(S, 'groupSize', where), E, train ? cTrain : cEval);
   return {
     kind: 'expert_choice',
@@ -558,7 +563,7 @@ export function TaskRouter(config: Omit<TaskRoutingConfig, 'kind'> & { kind?: 't
   const renorm = cfg.renormalize ?? false;
   const dtype = cfg.dtype ?? 'float32';
   const embInit = cfg.embeddingInit ?? initializers.normal(2e-2);
-  const axesNames = cfg.axes ?? ['task', 'expert'];
+  const axesNames = cfg.axes ?? ['task', 'unmodeled'];
   const capacity = (S: number, train: boolean) =>
     tokenChoiceCapacity(positiveInt(S, 'groupSize', where), E, k, { capacityFactor: train ? cfTrain : cfEval, minCapacity: minCap, mode, dropless });
   const tableArr = table ? np.array(table, { dtype: 'int32' }) : null;
