@@ -169,13 +169,20 @@ export function scheduleCollectives(graph: Graph, opts: ScheduleOptions = {}): {
       list.push(e);
       groups.set(key, list);
     }
+    // the slices that take a combined result apart run after all of this point's collectives,
+    // so they do not cut the run of collectives into two synchronization points
+    const post: Eqn[] = [];
     for (const list of groups.values()) {
       // buckets of at most maxBytes
       let bucket: Eqn[] = [];
       let bytes = 0;
       const flush = () => {
         if (bucket.length === 1) out.push(bucket[0]);
-        else if (bucket.length > 1) out.push(...combined(bucket));
+        else if (bucket.length > 1) {
+          const c = combined(bucket);
+          out.push(...c.before);
+          post.push(...c.after);
+        }
         after += bucket.length ? 1 : 0;
         bucket = [];
         bytes = 0;
@@ -189,7 +196,7 @@ export function scheduleCollectives(graph: Graph, opts: ScheduleOptions = {}): {
       }
       flush();
     }
-    out.push(...rest);
+    out.push(...rest, ...post);
     after += rest.length;
   }
   const scheduled = new Graph(g.inputs, g.consts, g.constValues, out, g.outputs, g.inTree, g.outTree);
@@ -288,8 +295,8 @@ function sinkComputations(eqns: readonly Eqn[], order: number[][], producer: Map
   return runs;
 }
 
-/** One all_reduce over the concatenation of several operands, and the slices back (same params). */
-function combined(list: Eqn[]): Eqn[] {
+/** One all_reduce over the concatenation of several operands (`before`, ending with it), and the slices back (`after`). */
+function combined(list: Eqn[]): { before: Eqn[]; after: Eqn[] } {
   const p = list[0].params as PrimitiveParams['all_reduce'];
   const dtype = list[0].inputs[0].aval.dtype;
   const source = list[0].source;
@@ -312,6 +319,7 @@ function combined(list: Eqn[]): Eqn[] {
   eqns.push({ prim: 'concatenate', params: { dimension: 0 }, inputs: flat, outputs: [cat], source });
   const red = new Var({ shape: [total], dtype });
   eqns.push({ prim: 'all_reduce', params: { axes: [...p.axes], axisSizes: [...p.axisSizes], op: p.op }, inputs: [cat], outputs: [red], source });
+  const before = eqns.splice(0);
   let off = 0;
   list.forEach((e, i) => {
     const o = e.outputs[0];
@@ -321,5 +329,5 @@ function combined(list: Eqn[]): Eqn[] {
     if (flatOut !== o) eqns.push({ prim: 'reshape', params: { newSizes: [...o.aval.shape] }, inputs: [flatOut], outputs: [o], source: e.source });
     off += n;
   });
-  return eqns;
+  return { before, after: eqns };
 }
