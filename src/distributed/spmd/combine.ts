@@ -8,7 +8,11 @@
  * collective, and only when nothing else can run issues all the collectives that are ready, so
  * collectives gather at as few points as possible (a data-parallel step's loss all-reduce
  * moves from between the forward and backward passes to the end, next to the gradients').
- * Then, at each such point, all_reduces of the same reduction, mesh axes and dtype are combined
+ * Every value live at such a point leaves ONNX Runtime and comes back, so two refinements keep
+ * the cuts cheap: a collective that computation waits on and whose inputs take little work (a
+ * loss normalizer summed over the global batch) is issued first, before the work that would
+ * otherwise be live across it; and computations whose results are read only after a cut move
+ * past it when that carries fewer elements (`sinkComputations`). Then, at each point, all_reduces of the same reduction, mesh axes and dtype are combined
  * into one (XLA's all-reduce combiner): flatten each operand, concatenate, all-reduce once,
  * slice the pieces back out. Elementwise reductions are unchanged by concatenation, so the
  * result has the same bits as separate all_reduces (the runtime reduces each element in the same
