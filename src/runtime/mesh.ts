@@ -1,13 +1,15 @@
 /**
  * The local multi-device runtime: a `Mesh` of N devices, each a worker thread that owns its ONNX
  * Runtime sessions (one intra-op thread each; more devices than cores is allowed — virtual
- * devices run correctly, just slower). `mesh.compile(perDeviceGraph)` splits the per-device
- * program at its collectives (`splitAtCollectives`), lowers every segment to ONNX once on the
- * main thread and sends the models to all workers, which create their sessions; the returned
- * `CompiledProgram` runs steps: `await program.run(perDeviceArgs)` → per-device outputs. The
- * workers execute the collectives themselves through SharedArrayBuffer with a fixed reduction
- * order (see protocol.ts), so results are bit-identical run to run and equal to
- * `evalSpmdReference`.
+ * devices run correctly, just slower). `mesh.compile(perDeviceGraph)` schedules and combines the
+ * program's collectives (`scheduleCollectives`), splits it at them (`splitAtCollectives`), lowers
+ * every segment to ONNX once on the main thread and sends the models to all workers, which
+ * create their sessions; the returned `CompiledProgram` runs steps: `await
+ * program.run(perDeviceArgs)` → per-device outputs. The workers execute the collectives
+ * themselves through SharedArrayBuffer with a fixed reduction order (see protocol.ts), so
+ * results are bit-identical run to run and equal to `evalSpmdReference`. Step arguments and
+ * results travel as shared memory (no copies through the main thread), and
+ * `mesh.lastStepProfile` tells where the last step's time went.
  *
  * Failures: an exception on one device (or a collective timing out) sets a shared abort flag
  * that releases every device waiting at a collective, and the step's promise rejects at once
