@@ -115,13 +115,18 @@ export function runExport(o: ExportOptions): ExportReport {
     const numTasks = spec.kind === 'task' ? spec.numTasks : 0;
     if (spec.kind !== 'task') throw new ExportCliError(`--task needs a task-routed model, but this model's MoE layers use ${spec.kind} routing`);
     const scheme = sm.config.moe.taskIds;
-    const id = resolveTaskId(o.task, numTasks, scheme);
+    // names without a naming scheme (e.g. UDHR languages) resolve through the run record
+    const recorded = !scheme && trainedIds && !/^\d+$/.test(o.task.trim()) ? trainedIds.names.indexOf(o.task) : -1;
+    if (!scheme && trainedIds && !/^\d+$/.test(o.task.trim()) && recorded < 0) {
+      throw new ExportCliError(`--task ${o.task}: not a task of this checkpoint's training data (${trainedIds.ids.map((i) => `${trainedIds!.names[i]}=${i}`).join(', ')}); give one of those names or a numeric id`);
+    }
+    const id = recorded >= 0 ? recorded : resolveTaskId(o.task, numTasks, scheme);
     if (trainedIds && !trainedIds.ids.includes(id) && !o.allowUntrainedTask) {
       const nameOf = (i: number) => `${trainedIds!.names[i] ?? '?'} (${i})`;
       throw new ExportCliError(`--task ${o.task}: task id ${id} never occurred in this checkpoint's training data (it trained on ${trainedIds.ids.map(nameOf).join(', ')}), so its routing is untrained and its sub-network arbitrary; export one of those, or pass --allow-untrained-task to export it anyway`);
     }
     const ex = extractTaskSubnetwork(sm, params as never, id);
-    const name = scheme ? taskNames(scheme)[id] : undefined;
+    const name = scheme ? taskNames(scheme)[id] : trainedIds?.names[id];
     const taskInfo = { id, ...(name ? { name } : {}), layers: ex.layers };
     const w = writeModelOnnx(o.out, ex.model, ex.params, shape, { source, task: taskInfo, model: ex.spec, fullParamCount: ex.paramCount.full });
     report = { file: w.file, descriptionFile: w.descriptionFile, bytes: w.bytesWritten, inputs: w.inputs, outputs: w.outputs, source, task: taskInfo, paramCount: { full: ex.paramCount.full, exported: ex.paramCount.extracted } };
@@ -175,7 +180,7 @@ export function registerExportCommands(program: Command, io: { stdout?: { write(
     .option('--step <n>', 'checkpoint step (default: the newest)', intOpt('--step', 0))
     .option('--preset <name>', 'export a freshly initialized preset instead: glam:<name>, st-moe:<name> (a bare name means glam)')
     .option('--seed <n>', 'seed of the preset\'s initialization (default 0)', intOpt('--seed', 0))
-    .option('--task <id>', 'extract this task\'s sub-network (a task id, or a cluster/family name when the model records its task ids)')
+    .option('--task <id>', 'extract this task\'s sub-network (a task id, or a name: a cluster/family when the model records its task ids, or a task of the run\'s data such as a UDHR language)')
     .option('--num-tasks <n>', 'presets with --task: number of tasks (default: the Flan collection\'s clusters, named)', intOpt('--num-tasks', 1))
     .option('--experts-per-task <k>', 'presets with --task: experts per task (default 2)', intOpt('--experts-per-task', 1))
     .option('--batch <n>', 'rows per call (default 1)', intOpt('--batch', 1))

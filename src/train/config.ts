@@ -233,8 +233,12 @@ export const trainConfigSchema = z.object({
   const routers = taskRouters(c.model);
   if (routers.length) {
     const kind = c.data.source.kind;
-    if (kind === 'udhr' || kind === 'text' || kind === 'task') {
-      ctx.addIssue({ code: 'custom', path: ['data', 'source', 'kind'], message: `${routers[0].path} routes by task (Task-MoE), which needs examples of several tasks: use a "mixture" source or a "tasks" source listing at least two tasks, not "${kind}" (one task: every token would go to the same experts)` });
+    if (kind === 'text' || kind === 'task' || (kind === 'udhr' && c.data.source.languages.length < 2)) {
+      ctx.addIssue({ code: 'custom', path: ['data', 'source', 'kind'], message: `${routers[0].path} routes by task (Task-MoE), which needs examples of several tasks: use a "mixture" source, a "tasks" source listing at least two tasks, or a "udhr" source with at least two languages (each language is a task), not ${kind === 'udhr' ? 'a one-language "udhr" source' : `"${kind}"`} (one task: every token would go to the same experts)` });
+    }
+    const scheme = (c.model as { taskIds?: unknown }).taskIds;
+    if (kind === 'udhr' && scheme !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['model', 'taskIds'], message: `with a "udhr" source each language is a task, numbered in the order of data.source.languages; leave taskIds out ('${String(scheme)}' names Flan ${String(scheme)}s)` });
     }
   }
 });

@@ -51,8 +51,12 @@ export function paragraphs(text: string): string[] {
   return text.split(/\r?\n[ \t]*\r?\n/).map((p) => p.trim()).filter((p) => p.length > 0);
 }
 
-/** The UDHR corpus as a seqio Task: `targets` = one paragraph; train = all but the held-out articles (shuffled per epoch seed). */
-export function udhrTask(languages: readonly string[], heldOutArticles: readonly number[], tokenizer: Tokenizer): Task {
+/**
+ * The UDHR corpus as a seqio Task: `targets` = one paragraph; train = all but the held-out
+ * articles (shuffled per epoch seed). `meta` is added to the task's metadata (a task-routed
+ * model's per-language tasks carry `language`).
+ */
+export function udhrTask(languages: readonly string[], heldOutArticles: readonly number[], tokenizer: Tokenizer, meta: Record<string, unknown> = {}): Task {
   const known = new Set(listDeclarations().map((d) => d.code));
   languages.forEach((code, i) => {
     if (!known.has(code)) {
@@ -73,7 +77,7 @@ export function udhrTask(languages: readonly string[], heldOutArticles: readonly
     if (!v) bySplit.set(s, (v = split(s)));
     return v;
   };
-  return corpusTask(`udhr_lm_${languages.join('+')}`, get, tokenizer, { languages: [...languages], heldOutArticles: [...heldOutArticles] });
+  return corpusTask(`udhr_lm_${languages.join('+')}`, get, tokenizer, { languages: [...languages], heldOutArticles: [...heldOutArticles], ...meta });
 }
 
 /** A text corpus as a seqio Task: paragraphs of the train / validation files. */
@@ -148,7 +152,8 @@ export function trainTaskIds(cfg: TrainConfig, source: Task | Mixture): TaskIdMa
   const scheme = (cfg.model as { taskIds?: TaskIdScheme }).taskIds;
   let map: TaskIdMap;
   try {
-    map = scheme ? taskIdsByMeta(source, scheme, taskNames(scheme)) : taskIdsByTask(source);
+    if (cfg.data.source.kind === 'udhr') map = taskIdsByMeta(source, 'language', cfg.data.source.languages);
+    else map = scheme ? taskIdsByMeta(source, scheme, taskNames(scheme)) : taskIdsByTask(source);
   } catch (e) {
     throw configError('model.taskIds', `the data's tasks cannot be numbered by ${scheme}: ${(e as Error).message}`);
   }
@@ -180,7 +185,12 @@ async function resolveSource(cfg: TrainConfig, tokenizer: Tokenizer, baseDir: st
   switch (s.kind) {
     case 'udhr': {
       const t = udhrTask(s.languages, s.heldOutArticles, tokenizer);
-      return { source: t, hasInputs: false, describe: `UDHR in ${s.languages.length} languages (${s.languages.join(', ')}): ${t.numExamples('train')} training and ${t.numExamples('validation')} held-out paragraphs (articles ${s.heldOutArticles.join(', ')})` };
+      const describe = `UDHR in ${s.languages.length} languages (${s.languages.join(', ')}): ${t.numExamples('train')} training and ${t.numExamples('validation')} held-out paragraphs (articles ${s.heldOutArticles.join(', ')})`;
+      if (!taskRouters(cfg.model).length) return { source: t, hasInputs: false, describe };
+      // a task-routed model: each language is a task (a mixture of one task per language, mixed
+      // in proportion to their sizes), so every token carries its language's id
+      const perLanguage = s.languages.map((code) => udhrTask([code], s.heldOutArticles, tokenizer, { language: code }));
+      return { source: new Mixture(`udhr_lm_by_language_${s.languages.join('+')}`, perLanguage), hasInputs: false, describe: `${describe}, one task per language` };
     }
     case 'text': {
       const t = textTask(s.train, s.validation, tokenizer, baseDir);

@@ -72,3 +72,30 @@ test('configs/task-moe-tiny.json trains (3 steps), checkpoints, and exports one 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a UDHR source with a task-routed model: each language is a task, and export resolves a language name', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myriad-taskmoe-udhr-'));
+  try {
+    const cfg = {
+      model: { family: 'glam', dModel: 32, numHeads: 2, headDim: 16, mlpDim: 64, numLayers: 2, numExperts: 4, router: { kind: 'task', numTasks: 3, k: 1 } },
+      optimizer: { name: 'adamw', learningRate: 0.003 },
+      data: { source: { kind: 'udhr', languages: ['eng', 'fra'] }, tokenizer: { kind: 'byte' }, sequenceLength: 32, batchSize: 4, evalBatches: 1 },
+      steps: 2, evalEvery: 0, checkpointEvery: 0, seed: 0, outDir: dir, progress: 'none',
+    };
+    const res = await runTraining(cfg, { progress: 'none', output: { write: () => true } });
+    assert.match(res.dataDescription, /one task per language; per-token task ids \(meta\.language\[2\]\): eng=0, fra=1/);
+    const report = runExport({ checkpoint: dir, task: 'fra', out: path.join(dir, 'fra.onnx'), batch: 1, length: 16 });
+    assert.equal(report.task!.id, 1);
+    assert.equal(report.task!.name, 'fra');
+    assert.throws(() => runExport({ checkpoint: dir, task: 'deu', out: path.join(dir, 'x.onnx'), batch: 1, length: 16 }), /--task deu: not a task of this checkpoint's training data \(eng=0, fra=1\)/);
+    assert.throws(() => runExport({ checkpoint: dir, task: '2', out: path.join(dir, 'x.onnx'), batch: 1, length: 16 }), /task id 2 never occurred in this checkpoint's training data/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  // one language is one task: refused, as is a Flan naming scheme
+  const { parseTrainConfig } = await import('../../src/train/index.js');
+  const base = { optimizer: { name: 'adamw', learningRate: 0.003 }, steps: 2, outDir: 'x' };
+  const model = { family: 'glam', dModel: 32, numHeads: 2, headDim: 16, mlpDim: 64, numLayers: 2, numExperts: 4, router: { kind: 'task', numTasks: 3, k: 1 } };
+  assert.throws(() => parseTrainConfig({ ...base, model, data: { source: { kind: 'udhr', languages: ['eng'] }, tokenizer: { kind: 'byte' }, sequenceLength: 32, batchSize: 4 } }), /a one-language "udhr" source/);
+  assert.throws(() => parseTrainConfig({ ...base, model: { ...model, taskIds: 'cluster' }, data: { source: { kind: 'udhr', languages: ['eng', 'fra'] }, tokenizer: { kind: 'byte' }, sequenceLength: 32, batchSize: 4 } }), /each language is a task.*leave taskIds out/);
+});
