@@ -127,7 +127,7 @@ test('ZeRO option splits replicated Adam moments over data; default rules; --mes
   assert.ok(plain.some((s) => s === "P(None,'model')") && !plain.some((s) => s.includes('data')), plain.join(' '));
   assert.ok(zero.includes("P('data','model')"), zero.join(' '));
   assert.deepEqual(defaultShardingRules({ data: 2, expert: 2 }).find((r) => r[0] === 'expert'), ['expert', 'expert']);
-  assert.deepEqual(defaultShardingRules({ data: 2 }).find((r) => r[0] === 'expert'), ['expert', 'data']);
+  assert.deepEqual(defaultShardingRules({ data: 2 }).find((r) => r[0] === 'expert'), ['expert', null]);
   assert.deepEqual(defaultShardingRules({ data: 2, model: 2 }).find((r) => r[0] === 'mlp'), ['mlp', 'model']);
   assert.deepEqual(parseMeshSpec('data=2,model=2'), { data: 2, model: 2 });
   assert.throws(() => parseMeshSpec('data2'), ConfigError);
