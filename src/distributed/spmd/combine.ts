@@ -137,7 +137,7 @@ export function scheduleCollectives(graph: Graph, opts: ScheduleOptions = {}): {
         run.push(i);
         done(i);
       }
-      order.push(run);
+      if (run.length) order.push(run);
     } else {
       const run = readyColl.splice(0).sort((a, b) => a - b);
       order.push(run);
