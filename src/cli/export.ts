@@ -116,11 +116,12 @@ export function runExport(o: ExportOptions): ExportReport {
     if (spec.kind !== 'task') throw new ExportCliError(`--task needs a task-routed model, but this model's MoE layers use ${spec.kind} routing`);
     const scheme = sm.config.moe.taskIds;
     // names without a naming scheme (e.g. UDHR languages) resolve through the run record
-    const recorded = !scheme && trainedIds && !/^\d+$/.test(o.task.trim()) ? trainedIds.names.indexOf(o.task) : -1;
-    if (!scheme && trainedIds && !/^\d+$/.test(o.task.trim()) && recorded < 0) {
-      throw new ExportCliError(`--task ${o.task}: not a task of this checkpoint's training data (${trainedIds.ids.map((i) => `${trainedIds!.names[i]}=${i}`).join(', ')}); give one of those names or a numeric id`);
+    const byRecord = !scheme && trainedIds !== undefined && !/^\d+$/.test(o.task.trim());
+    const recorded = byRecord ? trainedIds!.names.indexOf(o.task) : -1;
+    if (byRecord && recorded < 0) {
+      throw new ExportCliError(`--task ${o.task}: not a task of this checkpoint's training data (${trainedIds!.ids.map((i) => `${trainedIds!.names[i]}=${i}`).join(', ')}); give one of those names or a numeric id`);
     }
-    const id = recorded >= 0 ? recorded : resolveTaskId(o.task, numTasks, scheme);
+    const id = byRecord ? recorded : resolveTaskId(o.task, numTasks, scheme);
     if (trainedIds && !trainedIds.ids.includes(id) && !o.allowUntrainedTask) {
       const nameOf = (i: number) => `${trainedIds!.names[i] ?? '?'} (${i})`;
       throw new ExportCliError(`--task ${o.task}: task id ${id} never occurred in this checkpoint's training data (it trained on ${trainedIds.ids.map(nameOf).join(', ')}), so its routing is untrained and its sub-network arbitrary; export one of those, or pass --allow-untrained-task to export it anyway`);
