@@ -28,27 +28,27 @@ export function reduceRange(op: ReduceOp, inputs: readonly TypedArray[], inOffse
   if (len <= 0) return;
   const k = inputs.length;
   if (k === 0) throw new ValueError('internal: a reduction over an empty group');
-  const acc = new Float64Array(len);
-  const first = inputs[0];
-  for (let i = 0; i < len; i++) acc[i] = first[inOffset + i];
-  for (let r = 1; r < k; r++) {
-    const x = inputs[r];
-    if (op === 'sum') {
-      for (let i = 0; i < len; i++) acc[i] += x[inOffset + i];
-    } else if (op === 'max') {
-      for (let i = 0; i < len; i++) {
-        const v = x[inOffset + i];
-        if (v > acc[i] || v !== v) acc[i] = v;
-      }
-    } else {
-      for (let i = 0; i < len; i++) {
-        const v = x[inOffset + i];
-        if (v < acc[i] || v !== v) acc[i] = v;
-      }
-    }
+  // element by element, members in group order, accumulating in a float64 local: the same
+  // arithmetic as a float64 accumulator array, in one pass and without allocating one
+  const x0 = inputs[0];
+  if (k === 2 && op === 'sum') {
+    const x1 = inputs[1];
+    for (let i = 0; i < len; i++) out[outOffset + i] = x0[inOffset + i] + x1[inOffset + i];
+    return;
   }
-  // typed-array stores round (float32) or wrap (int32/uint32); bool stays 0/1 for max/min
-  for (let i = 0; i < len; i++) out[outOffset + i] = acc[i];
+  for (let i = 0; i < len; i++) {
+    const j = inOffset + i;
+    let acc = x0[j];
+    for (let r = 1; r < k; r++) {
+      const v = inputs[r][j];
+      if (op === 'sum') acc += v;
+      else if (op === 'max') {
+        if (v > acc || v !== v) acc = v;
+      } else if (v < acc || v !== v) acc = v;
+    }
+    // typed-array stores round (float32) or wrap (int32/uint32); bool stays 0/1 for max/min
+    out[outOffset + i] = acc;
+  }
 }
 
 /** The element range [lo, hi) that group member `c` of `k` reduces in a chunked all_reduce. */
