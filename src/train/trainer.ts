@@ -724,6 +724,13 @@ export class Trainer<P = any> {
         endRec.eval_loss = result.lastEval.loss;
         endRec.perplexity = result.lastEval.perplexity;
       }
+      // on a mesh: where the last step's time went (the slowest device's share of each part)
+      const prof = this.shardedStep?.lastStepProfile;
+      if (prof) {
+        const worst = (k: 'computeMs' | 'collectiveMs' | 'sendMs' | 'returnMs') => round(Math.max(...prof.devices.map((d) => d[k])), 2);
+        endRec.mesh_step_ms = { compute: worst('computeMs'), collectives: worst('collectiveMs'), send: worst('sendMs'), return: worst('returnMs'), wall: round(prof.wallMs, 2) };
+        endRec.text += `; last mesh step ${prof.wallMs.toFixed(0)} ms: ONNX Runtime ${worst('computeMs')} ms, collectives (incl. waiting) ${worst('collectiveMs')} ms on the slowest device`;
+      }
       rep.record(endRec);
       return result;
     } finally {
