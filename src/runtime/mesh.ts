@@ -157,7 +157,7 @@ export class Mesh {
   readonly size: number;
   private readonly control = new SharedArrayBuffer(CTRL_INTS * 4);
   private readonly ctrl = new Int32Array(this.control);
-  private readonly opts: Required<Omit<MeshOptions, 'combineCollectives'>> & { combineCollectives: boolean };
+  private readonly opts: Required<MeshOptions>;
   private readonly slots: Slot[] = [];
   private readonly programs = new Map<number, WireProgram>();
   private readonly loads = new Set<PendingLoad>();

@@ -230,9 +230,7 @@ function sinkComputations(eqns: readonly Eqn[], order: number[][], producer: Map
     } else for (const i of run) seg[i] = k;
   }
   const last = k;
-  // the latest segment a reader allows: a computation in segment s, or a collective issued at the end of segment s
-  const limit = (r: number) => seg[r];
-  // the variables each eqn reads (so "who else reads v" is answerable)
+  // the equations that read v (`readers` is per producing equation, over all its outputs)
   const readersOf = (v: Var): number[] => {
     const p = producer.get(v);
     return p === undefined ? [] : readers[p].filter((r) => eqns[r].inputs.includes(v));
@@ -245,7 +243,8 @@ function sinkComputations(eqns: readonly Eqn[], order: number[][], producer: Map
       let t = last;
       for (const v of eqns[e].outputs) {
         if (outputs.has(v)) continue;
-        for (const r of readersOf(v)) t = Math.min(t, limit(r));
+        // a reader in segment s, or a collective issued at the end of segment s, allows at most s
+        for (const r of readersOf(v)) t = Math.min(t, seg[r]);
       }
       if (t <= seg[e]) continue;
       // e moves with the producers only it reads, in its segment (e.g. the broadcast of a

@@ -43,6 +43,12 @@ import { MoeError } from './errors.js';
 import { loadBalancingLoss, routerZLoss } from './losses.js';
 import { routingMetrics, type RouterMetrics } from './metrics.js';
 
+/**
+ * Default logical axes of a router kernel [embed, expert]: replicated under the usual rules, as in
+ * GShard and flaxformer (see {@link TokenChoiceConfig.axes}).
+ */
+const ROUTER_KERNEL_AXES: [string, string] = ['embed', 'unmodeled'];
+
 // ---------------------------------------------------------------- configs
 
 /** How token-choice capacity scales with k: `times_k` C = cf·S·k/E (GShard), `per_choice` C = cf·S/E (flaxformer). */
@@ -378,7 +384,7 @@ export function TokenChoiceRouter(config: Omit<TokenChoiceConfig, 'kind'> & { ki
   const renorm = cfg.renormalize ?? false;
   const dtype = cfg.dtype ?? 'float32';
   const kernelInit = cfg.kernelInit ?? initializers.normal(2e-2);
-  const axesNames = cfg.axes ?? ['embed', 'unmodeled'];
+  const axesNames = cfg.axes ?? ROUTER_KERNEL_AXES;
   const capacity = (S: number, train: boolean) =>
     tokenChoiceCapacity(positiveInt(S, 'groupSize', where), E, k, { capacityFactor: train ? cfTrain : cfEval, minCapacity: minCap, mode, dropless });
   return {
@@ -484,7 +490,7 @@ export function ExpertChoiceRouter(config: Omit<ExpertChoiceConfig, 'kind'> & { 
   const eps = jitterOf(cfg.jitterEps, where);
   const dtype = cfg.dtype ?? 'float32';
   const kernelInit = cfg.kernelInit ?? initializers.normal(2e-2);
-  const axesNames = cfg.axes ?? ['embed', 'unmodeled'];
+  const axesNames = cfg.axes ?? ROUTER_KERNEL_AXES;
   const capacity = (S: number, train: boolean) => expertChoiceCapacity(positiveInt(S, 'groupSize', where), E, train ? cTrain : cEval);
   return {
     kind: 'expert_choice',
