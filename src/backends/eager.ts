@@ -25,7 +25,7 @@ export const eagerPolicy = {
   /** Send eager ops to ONNX Runtime at all. */
   enabled: process.env.MYRIAD_EAGER !== 'reference',
   /**
-   * Work (elements of the largest operand/output, or multiply-adds for dot_general) from which an
+   * Work (elements of the largest operand/output, or multiply-adds for dot_general and the ragged matmuls) from which an
    * op goes to ONNX Runtime on its first call: the ≈ 1.5 ms compile pays for itself at once.
    */
   firstCallWork: 1 << 18,
@@ -69,6 +69,7 @@ function onnxKey(prim: Primitive, inputs: Array[], params: unknown, outAvals: Ab
   if (inputs.some((x) => x.dtype === 'float64') || outAvals.some((a) => a.dtype === 'float64')) return null;
   let work = 0;
   if (prim === 'dot_general') work = dotMacs(inputs, params as PrimitiveParams['dot_general'], outAvals[0]);
+  else if (prim === 'ragged_dot' || prim === 'ragged_contract') work = inputs[0].size * sizeOf(outAvals[0].shape.slice(-1)); // M·K·N at most
   else {
     for (const x of inputs) work = Math.max(work, x.size);
     for (const a of outAvals) work = Math.max(work, sizeOf(a.shape));

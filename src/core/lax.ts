@@ -142,6 +142,18 @@ export function dotGeneral(
 export function gather(x: Array, indices: Array, axis: number, batchDims = 0): Array {
   return bind1('gather', [x, indices], { axis, batchDims });
 }
+/**
+ * Grouped matmul: lhs [M, K] rows in consecutive groups of `groupSizes` (int32 [G]) rows, group g
+ * multiplied by rhs[g] (rhs [G, K, N]; with `transposeRhs`, rhs [G, N, K] and rhs[g]ᵀ) → [M, N];
+ * rows past the last group are 0. See primitives.ts.
+ */
+export function raggedDot(lhs: Array, rhs: Array, groupSizes: Array, { transposeRhs = false }: { transposeRhs?: boolean } = {}): Array {
+  return bind1('ragged_dot', [lhs, rhs, groupSizes], { transposeRhs });
+}
+/** Per-group contraction over rows: out[g] = Σ_{m ∈ group g} lhs[m]ᵀ rhs[m] → [G, K, N]. See primitives.ts. */
+export function raggedContract(lhs: Array, rhs: Array, groupSizes: Array): Array {
+  return bind1('ragged_contract', [lhs, rhs, groupSizes], {});
+}
 /** Adds `updates` into `x` at `indices` (transpose of gather); out-of-range indices dropped. */
 export function scatterAdd(x: Array, indices: Array, updates: Array, axis: number, batchDims = 0): Array {
   return bind1('scatter_add', [x, indices, updates], { axis, batchDims });

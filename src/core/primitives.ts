@@ -13,6 +13,14 @@
  * - scatter_add {axis, batchDims}: (operand, indices, updates) with updates shaped like the
  *   matching gather's output; returns operand with updates added at the indexed positions.
  *   Out-of-range indices are dropped. scatter_add is exactly the transpose of gather.
+ * - ragged_dot {transposeRhs} (lhs [M, K], rhs [G, K, N] — [G, N, K] when transposeRhs —,
+ *   groupSizes int32 [G]) → [M, N]: the rows of lhs form G consecutive groups (group g is rows
+ *   [o_g, o_g + n_g) with o the exclusive prefix sum of the sizes n, negative sizes counting as 0,
+ *   clipped to M); row m of group g is lhs[m] · rhs[g] (lhs[m] · rhs[g]ᵀ when transposeRhs).
+ *   Rows past the last group are 0. (MegaBlocks' grouped GEMM; JAX's lax.ragged_dot.)
+ * - ragged_contract (lhs [M, K], rhs [M, N], groupSizes int32 [G]) → [G, K, N]: per group, the
+ *   contraction over its rows, out[g] = Σ_{m ∈ group g} lhs[m]ᵀ · rhs[m] (0 for an empty group).
+ *   It is the weight gradient of ragged_dot; the two are closed under transposition.
  * - top_k {k}: along the last axis; returns [values, int32 indices], largest first, ties to the
  *   lower index.
  * - argmax {axis, indexDtype}: first maximal index. cumsum {axis, reverse}: inclusive.
@@ -110,6 +118,8 @@ export interface PrimitiveParams {
   // contraction, indexing
   dot_general: { lhsContracting: number[]; rhsContracting: number[]; lhsBatch: number[]; rhsBatch: number[]; preferredElementType: DType | null };
   gather: { axis: number; batchDims: number };
+  ragged_dot: { transposeRhs: boolean }; // (lhs [M, K], rhs [G, K, N] or [G, N, K], groupSizes [G]) → [M, N]
+  ragged_contract: NoParams; // (lhs [M, K], rhs [M, N], groupSizes [G]) → [G, K, N]
   scatter_add: { axis: number; batchDims: number };
   top_k: { k: number };
   iota: { dtype: DType; shape: number[]; dimension: number };
@@ -234,6 +244,14 @@ function callOutputs(p: { graph: Graph }): AbstractValue[] {
 
 function scalarIndex(a: AbstractValue, what: string): void {
   if (a.shape.length !== 0 || (a.dtype !== 'int32' && a.dtype !== 'uint32')) fail(`${what}: start indices must be int32 scalars, got ${fmtAval(a)}`);
+}
+
+/** Common checks of ragged_dot / ragged_contract: lhs [M, K] float, rhs of its dtype, int32 [G] sizes. */
+function raggedCheck(what: string, a: AbstractValue, b: AbstractValue, gs: AbstractValue): void {
+  if (a.shape.length !== 2) fail(`${what}: lhs must be [M, K] (rows × features), got ${fmtAval(a)}`);
+  if (gs.shape.length !== 1 || gs.dtype !== 'int32') fail(`${what}: group sizes must be int32 [groups], got ${fmtAval(gs)}`);
+  if (!isFloat(a.dtype)) throw new DTypeError(`${what} needs float operands, got ${fmtAval(a)}`);
+  if (a.dtype !== b.dtype) throw new DTypeError(`${what} needs equal dtypes, got ${fmtAval(a)} and ${fmtAval(b)}`);
 }
 
 function gatherOutShape(x: AbstractValue, idx: AbstractValue, p: { axis: number; batchDims: number }, what: string): number[] {
@@ -405,6 +423,24 @@ export const shapeRules: { [P in Primitive]: ShapeRule<P> } = {
     if (!shapeEqual(want, upd.shape)) fail(`scatter_add: updates ${fmtAval(upd)} must have shape ${fmtShape(want)} (the gather output shape for operand ${fmtAval(x)} and indices ${fmtAval(idx)})`);
     if (upd.dtype !== x.dtype) throw new DTypeError(`scatter_add: updates ${fmtAval(upd)} and operand ${fmtAval(x)} differ in dtype`);
     return [x];
+  },
+  ragged_dot: (inputs, p) => {
+    nInputs(inputs, 3, 'ragged_dot');
+    const [a, b, gs] = inputs;
+    raggedCheck('ragged_dot', a, b, gs);
+    const [kDim, nDim] = p.transposeRhs ? [2, 1] : [1, 2];
+    if (b.shape.length !== 3 || b.shape[0] !== gs.shape[0] || b.shape[kDim] !== a.shape[1]) {
+      const want = p.transposeRhs ? `[groups, N, K] = [${gs.shape[0]}, N, ${a.shape[1]}]` : `[groups, K, N] = [${gs.shape[0]}, ${a.shape[1]}, N]`;
+      fail(`ragged_dot: rhs ${fmtAval(b)} must be ${want} for lhs ${fmtAval(a)} and group sizes ${fmtAval(gs)}`);
+    }
+    return [{ shape: [a.shape[0], b.shape[nDim]], dtype: a.dtype }];
+  },
+  ragged_contract: (inputs) => {
+    nInputs(inputs, 3, 'ragged_contract');
+    const [a, b, gs] = inputs;
+    raggedCheck('ragged_contract', a, b, gs);
+    if (b.shape.length !== 2 || b.shape[0] !== a.shape[0]) fail(`ragged_contract: rhs ${fmtAval(b)} must be [M, N] with M = ${a.shape[0]} (the rows of lhs ${fmtAval(a)})`);
+    return [{ shape: [gs.shape[0], a.shape[1], b.shape[1]], dtype: a.dtype }];
   },
   top_k: (inputs, p) => {
     nInputs(inputs, 1, 'top_k');

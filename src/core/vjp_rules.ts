@@ -355,6 +355,23 @@ export const vjpRules: Rules = {
     if (!ct || !needs[0]) return [null, null];
     return [lax.scatterAdd(lax.zerosLike(x), idx, ct, p.axis, p.batchDims), null];
   },
+  // ragged_dot: out[m] = lhs[m]·W_g with W_g = rhs[g] (or rhs[g]ᵀ), so d lhs[m] = ct[m]·W_gᵀ (a
+  // ragged_dot with the transpose flag flipped) and d W_g = Σ_{m∈g} lhs[m]ᵀ ct[m] (a
+  // ragged_contract; its transpose, contract(ct, lhs), when rhs is stored transposed)
+  ragged_dot: (cts, [a, b, gs], _outs, p, needs) => {
+    const ct = cts[0];
+    if (!ct) return [null, null, null];
+    const c = toDtypeOf(ct, a);
+    const dRhs = needs[1] ? (p.transposeRhs ? lax.raggedContract(c, a, gs) : lax.raggedContract(a, c, gs)) : null;
+    return [needs[0] ? lax.raggedDot(c, b, gs, { transposeRhs: !p.transposeRhs }) : null, dRhs, null];
+  },
+  // ragged_contract: out[g] = Σ_{m∈g} lhs[m]ᵀ rhs[m], so d lhs[m] = rhs[m]·ct[g]ᵀ and d rhs[m] = lhs[m]·ct[g]
+  ragged_contract: (cts, [a, b, gs], _outs, _p, needs) => {
+    const ct = cts[0];
+    if (!ct) return [null, null, null];
+    const c = toDtypeOf(ct, a);
+    return [needs[0] ? lax.raggedDot(b, c, gs, { transposeRhs: true }) : null, needs[1] ? lax.raggedDot(a, c, gs) : null, null];
+  },
   // scatter_add: the operand passes ct through; the updates read ct at their indices
   scatter_add: (cts, [, idx], _outs, p, needs) => {
     const ct = cts[0];

@@ -47,7 +47,7 @@ export interface MoeFields {
   /** Tokens per routing group (default: the sequence length, one group per example). */
   groupSize?: number;
   /** Dispatch implementation of the MoE layers (default 'index'). */
-  dispatch?: 'dense' | 'index';
+  dispatch?: 'dense' | 'index' | 'grouped';
   /** Dropout inside the experts (default 0). */
   expertDropoutRate?: number;
   /** Coefficient of the load-balancing loss, averaged over MoE layers (default 1e-2). */
@@ -63,7 +63,7 @@ export interface ResolvedMoeFields {
   numExperts: number;
   expertMlpDim: number;
   groupSize: number | null;
-  dispatch: 'dense' | 'index';
+  dispatch: 'dense' | 'index' | 'grouped';
   expertDropoutRate: number;
   auxLossCoef: number;
   routerZLossCoef: number;
@@ -82,7 +82,7 @@ function coef(v: unknown, dflt: number, field: string, where: string): number {
 /** Validates the MoE fields of a config (`mlpDim` is the dense width, the expert default). */
 export function resolveMoeFields(c: MoeFields, mlpDim: number, where: string): ResolvedMoeFields {
   const dispatch = c.dispatch ?? 'index';
-  if (dispatch !== 'dense' && dispatch !== 'index') throw new ModelError(`${where}: dispatch must be 'dense' or 'index', got ${JSON.stringify(c.dispatch)}`);
+  if (dispatch !== 'dense' && dispatch !== 'index' && dispatch !== 'grouped') throw new ModelError(`${where}: dispatch must be 'dense', 'index' or 'grouped', got ${JSON.stringify(c.dispatch)}`);
   if (c.taskIds !== undefined && c.taskIds !== 'cluster' && c.taskIds !== 'family') throw new ModelError(`${where}: taskIds must be 'cluster' or 'family', got ${JSON.stringify(c.taskIds)}`);
   return {
     numExperts: positiveInt(c.numExperts, 'numExperts', where),

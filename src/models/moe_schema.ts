@@ -100,7 +100,7 @@ const moeFields = {
   numExperts: int(1).optional(),
   expertMlpDim: int(1).optional(),
   groupSize: int(1).optional(),
-  dispatch: z.enum(['dense', 'index']).optional(),
+  dispatch: z.enum(['dense', 'index', 'grouped']).optional(),
   expertDropoutRate: rate.optional(),
   auxLossCoef: z.number().min(0).optional(),
   routerZLossCoef: z.number().min(0).optional(),

@@ -246,6 +246,17 @@ const CASES: Record<Primitive, (r: Rng) => Case> = {
     const { x, idx, axis, bd } = gatherShapes(r);
     return { fn: (a, i) => lax.gather(a, i, axis, bd), args: [x, idx] };
   },
+  ragged_dot: (r) => {
+    const M = r.int(1, 9), K = r.int(1, 6), N = r.int(1, 6), G = r.int(1, 4);
+    const gs = Array.fromData(Int32Array.from({ length: G }, () => r.int(0, M)), [G], 'int32');
+    const transposeRhs = r.next() < 0.5;
+    return { fn: (a, b, g) => lax.raggedDot(a, b, g, { transposeRhs }), args: [rand(r, [M, K]), rand(r, transposeRhs ? [G, N, K] : [G, K, N]), gs] };
+  },
+  ragged_contract: (r) => {
+    const M = r.int(1, 9), K = r.int(1, 6), N = r.int(1, 6), G = r.int(1, 4);
+    const gs = Array.fromData(Int32Array.from({ length: G }, () => r.int(0, M)), [G], 'int32');
+    return { fn: (a, b, g) => lax.raggedContract(a, b, g), args: [rand(r, [M, K]), rand(r, [M, N]), gs] };
+  },
   scatter_add: (r) => {
     const { x, idx, axis, bd } = gatherShapes(r);
     const outShape = [...x.shape.slice(0, axis), ...idx.shape.slice(bd), ...x.shape.slice(axis + 1)];

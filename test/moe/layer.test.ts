@@ -1,6 +1,6 @@
 /**
- * The MoE layer: params and logical axes, the dense and index dispatch paths agreeing (values and
- * gradients), gradients reaching the router only through the combine weights and the losses,
+ * The MoE layer: params and logical axes, the dense, index and grouped dispatch paths agreeing
+ * (values and gradients), the grouped row layout, gradients reaching the router only through the combine weights and the losses,
  * gradient checks against finite differences, jit on the ONNX backend equal to eager,
  * determinism under a seed, grouping with padding, expert dropout, task routing through the
  * layer and the expert-slicing helpers.
@@ -16,7 +16,7 @@ import { assertClose, maxAbsDiff } from './helpers.js';
 const D = 6;
 
 function layers(cfg: Omit<MoeLayerConfig, 'dispatch'>) {
-  return { dense: moe.MoeLayer({ ...cfg, dispatch: 'dense' }), index: moe.MoeLayer({ ...cfg, dispatch: 'index' }) };
+  return { dense: moe.MoeLayer({ ...cfg, dispatch: 'dense' }), index: moe.MoeLayer({ ...cfg, dispatch: 'index' }), grouped: moe.MoeLayer({ ...cfg, dispatch: 'grouped' }) };
 }
 
 test('params: batched experts with a leading expert axis; axes match', () => {
@@ -33,10 +33,10 @@ test('params: batched experts with a leading expert axis; axes match', () => {
   assert.deepEqual(table.get('experts.wo.kernel')!.axes, ['expert', 'mlp', 'embed']);
   const shapes = nn.evalShape((k: Array) => l.init(k, D), random.key(0));
   assert.equal(nn.paramCount(shapes), D * 4 + 3 * 4 * D * 8);
-  assert.throws(() => moe.MoeLayer({ numExperts: 4, mlpDim: 8, dispatch: 'sparse' as never }), /dispatch must be 'dense' or 'index'/);
+  assert.throws(() => moe.MoeLayer({ numExperts: 4, mlpDim: 8, dispatch: 'sparse' as never }), /dispatch must be 'dense', 'index' or 'grouped'/);
 });
 
-test('dense and index dispatch agree: values, losses and gradients (token and expert choice)', () => {
+test('dense, index and grouped dispatch agree: values, losses and gradients (token and expert choice)', () => {
   const specs: RouterSpec[] = [
     { kind: 'token_choice', k: 2, evalCapacityFactor: 0.75, minCapacity: 1 },
     { kind: 'token_choice', k: 1, batchPrioritized: true, renormalize: true },
@@ -44,23 +44,27 @@ test('dense and index dispatch agree: values, losses and gradients (token and ex
   ];
   const x = random.normal(random.key(1), [2, 8, D]);
   for (const router of specs) {
-    const { dense, index } = layers({ numExperts: 4, mlpDim: 5, activation: 'gated-gelu', router });
+    const { dense, index, grouped } = layers({ numExperts: 4, mlpDim: 5, activation: 'gated-gelu', router });
     const p = dense.init(random.key(2), D);
     const a = dense.apply(p, x);
-    const b = index.apply(p, x);
-    assert.ok(maxAbsDiff(a.output, b.output) < 1e-5, `${router.kind}: outputs differ`);
-    assert.equal(a.auxLoss.item(), b.auxLoss.item());
-    assert.equal(a.zLoss.item(), b.zLoss.item());
+    for (const other of [index, grouped]) {
+      const b = other.apply(p, x);
+      assert.ok(maxAbsDiff(a.output, b.output) < 1e-5, `${router.kind}/${other.config.dispatch}: outputs differ by ${maxAbsDiff(a.output, b.output)}`);
+      assert.equal(a.auxLoss.item(), b.auxLoss.item());
+      assert.equal(a.zLoss.item(), b.zLoss.item());
+    }
     const ct = random.normal(random.key(3), [2, 8, D]);
     const loss = (l: MoeLayerModule) => (pp: MoeParams, xx: Array) => {
       const o = l.apply(pp, xx);
       return np.add(np.sum(np.multiply(o.output, ct)), np.add(np.multiply(o.auxLoss, 0.1), np.multiply(o.zLoss, 0.01)));
     };
     const ga = grad(loss(dense), { argnums: [0, 1] })(p, x) as [MoeParams, Array];
-    const gb = grad(loss(index), { argnums: [0, 1] })(p, x) as [MoeParams, Array];
-    const la = tree.leaves(ga) as Array[], lb = tree.leaves(gb) as Array[];
-    assert.equal(la.length, lb.length);
-    la.forEach((g, i) => assert.ok(maxAbsDiff(g, lb[i]) < 1e-4, `${router.kind}: gradient leaf ${i} differs by ${maxAbsDiff(g, lb[i])}`));
+    const la = tree.leaves(ga) as Array[];
+    for (const other of [index, grouped]) {
+      const lb = tree.leaves(grad(loss(other), { argnums: [0, 1] })(p, x)) as Array[];
+      assert.equal(la.length, lb.length);
+      la.forEach((g, i) => assert.ok(maxAbsDiff(g, lb[i]) < 1e-4, `${router.kind}/${other.config.dispatch}: gradient leaf ${i} differs by ${maxAbsDiff(g, lb[i])}`));
+    }
     assert.ok((np.max(np.abs(ga[0].router.kernel)).item() as number) > 0, 'the router gets a gradient');
   }
 });
@@ -115,6 +119,7 @@ test('checkGrads of the layer (float64, tiny): token choice, expert choice, task
     [{ kind: 'token_choice', k: 2, minCapacity: 1, evalCapacityFactor: 1 }, 'index', 'gated-gelu'],
     [{ kind: 'token_choice', k: 1 }, 'dense', 'relu'],
     [{ kind: 'expert_choice' }, 'index', 'gelu'],
+    [{ kind: 'token_choice', k: 2, minCapacity: 1, evalCapacityFactor: 0.8 }, 'grouped', 'gated-gelu'],
   ];
   for (const [router, dispatch, activation] of cases) {
     const l = moe.MoeLayer({ numExperts: 3, mlpDim: 4, router, dispatch, activation: activation as 'relu', dtype: 'float64' });
@@ -135,7 +140,7 @@ test('checkGrads of the layer (float64, tiny): token choice, expert choice, task
 test('jit on the default (ONNX) backend equals eager', () => {
   assert.equal(defaultBackend(), 'onnx');
   const x = random.normal(random.key(10), [2, 8, D]);
-  for (const dispatch of ['dense', 'index'] as const) {
+  for (const dispatch of ['dense', 'index', 'grouped'] as const) {
     for (const router of [{ kind: 'token_choice', k: 2, batchPrioritized: true }, { kind: 'expert_choice' }] as RouterSpec[]) {
       const l = moe.MoeLayer({ numExperts: 4, mlpDim: 8, activation: 'gated-gelu', router, dispatch, expertDropoutRate: 0.2 });
       const p = l.init(random.key(11), D);
@@ -154,6 +159,37 @@ test('jit on the default (ONNX) backend equals eager', () => {
       assertClose(jitted.hist.toArray(), eager.hist.toArray(), 1e-6);
     }
   }
+});
+
+test('grouped dispatch: rows sorted by expert, one row per filled slot, dropped tokens and padding get none', () => {
+  const E = 4, S = 8, G = 3;
+  const l = moe.MoeLayer({ numExperts: E, mlpDim: 5, dispatch: 'grouped', groupSize: S, router: { kind: 'token_choice', k: 2, evalCapacityFactor: 0.5, minCapacity: 1 } });
+  const p = l.init(random.key(30), D);
+  const x = random.normal(random.key(31), [G, S, D]);
+  const mask = np.array([[1, 1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0, 0, 0]], { dtype: 'int32' });
+  const o = l.apply(p, x, { paddingMask: mask });
+  const C = o.capacity;
+  const gd = moe.groupedDispatch(o.routing, G, S, 2);
+  assert.equal(gd.rows, G * Math.min(E * C, S * 2));
+  const ei = o.routing.expertIndex.toArray() as number[][][];
+  const w = o.routing.combineWeights.toArray() as number[][][];
+  // expected rows: expert-major, then group, then slot — the filled slots only
+  const want: [number, number][] = [];
+  const sizes = new globalThis.Array<number>(E).fill(0);
+  for (let e = 0; e < E; e++) for (let g = 0; g < G; g++) for (let c = 0; c < C; c++) if (ei[g][e][c] < S) { want.push([g * S + ei[g][e][c], w[g][e][c]]); sizes[e]++; }
+  assert.ok(want.length < G * S * 2, 'capacity 0.5 drops some assignments');
+  assert.deepEqual(gd.groupSizes.toArray(), sizes);
+  const tok = gd.rowToken.toArray() as number[], rw = gd.rowWeight.toArray() as number[];
+  want.forEach(([t, wt], i) => {
+    assert.equal(tok[i], t, `row ${i}`);
+    assertClose(rw[i], wt, 1e-7);
+  });
+  for (let i = want.length; i < gd.rows; i++) assert.equal(tok[i], -1, `unused row ${i}`);
+  const padded = (mask.toArray() as number[][]).flatMap((r, g) => r.flatMap((v, s) => (v ? [] : [g * S + s])));
+  assert.ok(padded.every((t) => !tok.includes(t)), 'padding tokens get no row');
+  // the layer output equals the index path's (same routing)
+  const idx = moe.MoeLayer({ ...l.config, dispatch: 'index' }).apply(p, x, { paddingMask: mask });
+  assert.ok(maxAbsDiff(o.output, idx.output) < 1e-5);
 });
 
 test('the per-group gather / scatter-add of index dispatch: ONNX lowering equals eager, out-of-range indices read 0 and drop', () => {

@@ -5,7 +5,7 @@
  * are traced with makeGraph, run in ONNX Runtime and compared with the reference interpreter.
  * Integers and bools must match exactly; floats within DEFAULT_TOL (rtol 1e-5, atol 1e-6),
  * relative to the magnitude Σ|terms| for accumulating primitives (reduce_sum, cumsum,
- * dot_general, scatter_add). The VJP graph (forward + pullback, traced as one Graph) of every
+ * dot_general, the ragged matmuls, scatter_add). The VJP graph (forward + pullback, traced as one Graph) of every
  * differentiable primitive is compared the same way, with the tolerance relative to the largest
  * |value| of each output. Set MYRIAD_ONNX_REPORT=1 to print the largest float errors seen.
  */
@@ -306,6 +306,28 @@ const scatterCases: Gen = (r) => [...ALL, 'float32', 'float32', 'float32'].map((
   return { ...g, args: [x, idx, randArray(r, dt as DType, out.shape, { special: dt === 'float32' ? 0 : 0.4 })], magnitude: true };
 });
 
+/** ragged_dot / ragged_contract: random group sizes (some 0, some negative, sums short of and past M). */
+function raggedCases(contract: boolean): Gen {
+  return (r) => {
+    const cases: Case[] = [];
+    const sizesCase = (M: number, G: number, sizes: number[] | null, dt: DType) => {
+      const K = r.int(1, 6), N = r.int(1, 5);
+      const gs = sizes ?? globalThis.Array.from({ length: G }, () => r.int(-1, Math.max(1, Math.ceil((2 * M) / G))));
+      const a = randArray(r, dt, [M, K]);
+      const transposeRhs = !contract && r.int(0, 1) === 1;
+      const b = contract ? randArray(r, dt, [M, N]) : randArray(r, dt, transposeRhs ? [gs.length, N, K] : [gs.length, K, N]);
+      cases.push({ args: [a, b, arrayOf('int32', [gs.length], gs)], params: contract ? {} : { transposeRhs }, magnitude: true, noVjp: dt !== 'float32' });
+    };
+    for (let t = 0; t < 4; t++) sizesCase(r.int(1, 12), r.int(1, 5), null, 'float32');
+    sizesCase(7, 3, [2, 0, 5], 'float32'); // exactly M
+    sizesCase(7, 3, [1, 2, 1], 'float32'); // short of M: trailing rows 0
+    sizesCase(7, 3, [4, 9, 3], 'float32'); // past M: clipped
+    sizesCase(6, 2, [3, 3], 'float64');
+    sizesCase(0, 2, [0, 0], 'float32');
+    return cases;
+  };
+}
+
 const topKCases: Gen = (r) => {
   const cases: Case[] = ALL.map((dt) => {
     const shape = randShape(r, 1, 3);
@@ -414,6 +436,8 @@ const generators: { [P in Primitive]: Gen } = {
   cumsum: cumsumCases,
   dot_general: dotCases,
   gather: gatherCases,
+  ragged_dot: raggedCases(false),
+  ragged_contract: raggedCases(true),
   scatter_add: scatterCases,
   top_k: topKCases,
   iota: iotaCases,
@@ -439,7 +463,7 @@ const differentiable: { [P in Primitive]: boolean } = {
   select: true, convert_element_type: true, stop_gradient: false, broadcast_in_dim: true, reshape: true,
   transpose: true, slice: true, pad: true, concatenate: true, dynamic_slice: true, dynamic_update_slice: true,
   reduce_sum: true, reduce_max: true, reduce_min: true, argmax: false, cumsum: true, dot_general: true,
-  gather: true, scatter_add: true, top_k: true, iota: false, remat: true, custom_vjp_call: true,
+  gather: true, ragged_dot: true, ragged_contract: true, scatter_add: true, top_k: true, iota: false, remat: true, custom_vjp_call: true,
   sharding_constraint: true, all_reduce: false, all_gather: false, reduce_scatter: false, all_to_all: false,
   collective_permute: false, axis_index: false,
 };

@@ -63,6 +63,13 @@ export class LowerContext {
   site = '';
   /** Set while lowering a broadcast_in_dim whose consumers all broadcast natively. */
   lazyBroadcast = false;
+  private readonly memos = new Map<string, Val>();
+  /** A value built once per key within the graph (e.g. the slices of a weight shared by several ops). */
+  memo(key: string, build: () => Val): Val {
+    let v = this.memos.get(key);
+    if (!v) this.memos.set(key, (v = build()));
+    return v;
+  }
   constructor(readonly b: OnnxModelBuilder) {}
 
   /** A node with one output of the given dtype and shape. Null inputs are omitted optionals. */
@@ -729,6 +736,80 @@ function scatterAddRule(): OnnxRule<'scatter_add'> {
 }
 
 /**
+ * Row bounds of the groups of ragged_dot / ragged_contract as int64 [1] tensors (Slice starts and
+ * ends): ends = cumsum(max(n, 0)) clipped to M, computed in float64 (exact below 2^53; ONNX
+ * Runtime's int64 Min/Max kernels are avoided). Also returns the end of the last group.
+ */
+function raggedBoundsOnnx(cx: LowerContext, gs: Val, M: number): { starts: Val[]; ends: Val[]; last: Val } {
+  const key = `bounds:${gs.name}:${M}`;
+  const hit = boundsMemo.get(cx)?.get(key);
+  if (hit) return hit;
+  const G = gs.shape[0];
+  const n = cx.bin('Max', cx.cast(gs, 'float64'), cx.scalar('float64', 0));
+  const endsF = cx.op('CumSum', [n, cx.scalar('int64', 0)], 'float64', [G], { reverse: A.int(0), exclusive: A.int(0) });
+  const Mf = cx.scalar('float64', M);
+  const ends = cx.cast(cx.bin('Min', endsF, Mf), 'int64');
+  const starts = cx.cast(cx.bin('Min', cx.sub(endsF, n), Mf), 'int64');
+  const at = (v: Val, g: number) => cx.slice(v, [g], [g + 1]);
+  const out = { starts: [...globalThis.Array(G).keys()].map((g) => at(starts, g)), ends: [...globalThis.Array(G).keys()].map((g) => at(ends, g)), last: at(ends, G - 1) };
+  if (!boundsMemo.has(cx)) boundsMemo.set(cx, new Map());
+  boundsMemo.get(cx)!.set(key, out);
+  return out;
+}
+const boundsMemo = new WeakMap<LowerContext, Map<string, { starts: Val[]; ends: Val[]; last: Val }>>();
+
+/**
+ * Rows [start, end) of a 2-D value (dynamic bounds; the Val's shape is the static upper bound),
+ * one Slice per (value, bounds) within the graph: the forward and backward ops of one expert
+ * layer read the same rows of the same values.
+ */
+function rowSlice(cx: LowerContext, x: Val, start: Val, end: Val): Val {
+  return cx.memo(`rows:${x.name}:${start.name}:${end.name}`, () => cx.op('Slice', [x, start, end, cx.i64([0])], x.dtype, x.shape));
+}
+
+/**
+ * ragged_dot: per group g (G is static), the group's rows sliced at run-time bounds times rhs[g]
+ * (one Gemm each, transB for a transposed rhs: the work is the rows the groups hold, not M·G),
+ * concatenated together with the zero rows past the last group. The slices rhs[g] are shared by
+ * every ragged op of the graph on the same rhs (forward and backward read the same weights).
+ */
+function raggedDotRule(): OnnxRule<'ragged_dot'> {
+  return (cx, [a, b, gs], p, [out]) => {
+    const [M, K] = a.shape;
+    const [G] = b.shape;
+    const N = out.shape[1];
+    if (M === 0 || K === 0 || N === 0 || G === 0) return [cx.full(a.dtype, out.shape, 0)];
+    const { starts, ends, last } = raggedBoundsOnnx(cx, gs, M);
+    const parts = starts.map((s, g) => cx.op('Gemm', [rowSlice(cx, a, s, ends[g]), leadingSlice(cx, b, g)], a.dtype, [M, N], { transB: A.int(p.transposeRhs ? 1 : 0) }));
+    // rows past the last group: zeros of run-time shape [M − last, N]
+    const tailShape = cx.concat([cx.sub(cx.i64([M]), last), cx.i64([N])], 0);
+    const tail = cx.op('Expand', [cx.scalar(a.dtype, 0), tailShape], a.dtype, [M, N]);
+    return [cx.op('Concat', [...parts, tail], a.dtype, [M, N], { axis: A.int(0) })];
+  };
+}
+
+/** x[g] of a 3-D value as a matrix, memoized per (value, g) within the graph. */
+function leadingSlice(cx: LowerContext, x: Val, g: number): Val {
+  return cx.memo(`lead:${x.name}:${g}`, () => cx.reshape(cx.slice(x, [g, 0, 0], [g + 1, x.shape[1], x.shape[2]]), [x.shape[1], x.shape[2]]));
+}
+
+/** ragged_contract: per group, Gemm(rowsᵀ of lhs, rows of rhs) → [K, N], stacked to [G, K, N]. */
+function raggedContractRule(): OnnxRule<'ragged_contract'> {
+  return (cx, [a, b, gs], _p, [out]) => {
+    const [M, K] = a.shape;
+    const [G] = gs.shape;
+    const N = b.shape[1];
+    if (M === 0 || K === 0 || N === 0 || G === 0) return [cx.full(a.dtype, out.shape, 0)];
+    const { starts, ends } = raggedBoundsOnnx(cx, gs, M);
+    const parts = starts.map((s, g) => {
+      const prod = cx.op('Gemm', [rowSlice(cx, a, s, ends[g]), rowSlice(cx, b, s, ends[g])], a.dtype, [K, N], { transA: A.int(1) });
+      return cx.reshape(prod, [1, K, N]);
+    });
+    return [cx.concat(parts, 0)];
+  };
+}
+
+/**
  * top_k: ONNX TopK (largest, sorted) breaks ties by the lower index, as we need, but misorders
  * NaN, which must rank above +∞ (first NaN first). float32 operands sort on exact float64 keys
  * (NaN → +∞, +∞ → 1e300, above every float32) and read their values back with GatherElements.
@@ -870,6 +951,8 @@ export const onnxRules: { [P in Primitive]: OnnxRule<P> } = {
   cumsum: cumsumRule(),
   dot_general: dotGeneralRule(),
   gather: gatherRule(),
+  ragged_dot: raggedDotRule(),
+  ragged_contract: raggedContractRule(),
   scatter_add: scatterAddRule(),
   top_k: topKRule(),
   iota: iotaRule(),

@@ -601,6 +601,74 @@ function gatherRule(): RefRule<'gather'> {
   };
 }
 
+/** [G, R, C] → [G, C, R] (row-major). */
+function transposeLast2(x: TypedArray, G: number, R: number, C: number): Float64Array {
+  const out = new Float64Array(G * R * C);
+  for (let g = 0; g < G; g++) for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[(g * C + c) * R + r] = x[(g * R + r) * C + c];
+  return out;
+}
+
+/** Row ranges [start, end) of the groups of ragged_dot / ragged_contract: prefix sums of max(n_g, 0), clipped to M. */
+export function raggedBounds(sizes: ArrayLike<number>, M: number): [number, number][] {
+  const out: [number, number][] = [];
+  let o = 0;
+  for (let g = 0; g < sizes.length; g++) {
+    const start = Math.min(o, M);
+    o += Math.max(sizes[g], 0);
+    out.push([start, Math.min(o, M)]);
+  }
+  return out;
+}
+
+// ragged_dot: out[m] = Σ_k lhs[m, k]·rhs[g(m), k, n] (rhs[g(m), n, k] when transposed; float64
+// sums); rows past the groups stay 0
+function raggedDotRule(): RefRule<'ragged_dot'> {
+  return (inputs, p, outAvals) => {
+    const a = data(inputs[0]), gs = data(inputs[2]);
+    const [M, K] = inputs[0].shape;
+    const N = outAvals[0].shape[1];
+    const G = inputs[1].shape[0];
+    // rhs as [G, K, N]
+    const b = p.transposeRhs ? transposeLast2(data(inputs[1]), G, N, K) : data(inputs[1]);
+    const out = alloc(outAvals[0]);
+    const row = new Float64Array(N);
+    raggedBounds(gs, M).forEach(([s, e], g) => {
+      for (let m = s; m < e; m++) {
+        row.fill(0);
+        for (let k = 0; k < K; k++) {
+          const av = a[m * K + k];
+          const base = (g * K + k) * N;
+          for (let n = 0; n < N; n++) row[n] += av * b[base + n];
+        }
+        out.set(row, m * N);
+      }
+    });
+    return [out];
+  };
+}
+
+// ragged_contract: out[g, k, n] = Σ_{m ∈ group g} lhs[m, k]·rhs[m, n] (float64 sums)
+function raggedContractRule(): RefRule<'ragged_contract'> {
+  return (inputs, _p, outAvals) => {
+    const a = data(inputs[0]), b = data(inputs[1]), gs = data(inputs[2]);
+    const [M, K] = inputs[0].shape;
+    const N = inputs[1].shape[1];
+    const out = alloc(outAvals[0]);
+    const acc = new Float64Array(K * N);
+    raggedBounds(gs, M).forEach(([s, e], g) => {
+      acc.fill(0);
+      for (let m = s; m < e; m++) {
+        for (let k = 0; k < K; k++) {
+          const av = a[m * K + k];
+          for (let n = 0; n < N; n++) acc[k * N + n] += av * b[m * N + n];
+        }
+      }
+      out.set(acc, g * K * N);
+    });
+    return [out];
+  };
+}
+
 function scatterAddRule(): RefRule<'scatter_add'> {
   return (inputs, p, outAvals) => {
     const x = data(inputs[0]);
@@ -886,6 +954,8 @@ export const referenceRules: { [P in Primitive]: RefRule<P> } = {
   cumsum: cumsumRule(),
   dot_general: dotGeneralRule(),
   gather: gatherRule(),
+  ragged_dot: raggedDotRule(),
+  ragged_contract: raggedContractRule(),
   scatter_add: scatterAddRule(),
   top_k: topKRule(),
   iota: (_inputs, p, outAvals) => {

@@ -394,6 +394,26 @@ export const shardingRules: { [P in Primitive]: ShardingRule<P> } = {
     });
     return b.rule([op, ind], [out], [[0]]);
   },
+  // ragged_dot: lhs [M, K], rhs [G, K, N], sizes [G] → [M, N]. The rows and the groups index one
+  // run-time grouping, so they are never split (opaque); K is contracted, N passes through.
+  ragged_dot: (e) => {
+    const b = new Builder();
+    const [M, K] = e.inputs[0].shape;
+    const G = e.inputs[1].shape[0];
+    const N = e.outputs[0].shape[1];
+    const m = b.f(M, 'opaque'), g = b.f(G, 'opaque'), k = b.f(K, 'sum'), n = b.f(N);
+    const rhs = e.params.transposeRhs ? [[g], [n], [k]] : [[g], [k], [n]];
+    return b.rule([[[m], [k]], rhs, [[g]]], [[[m], [n]]], [[0], [1]]);
+  },
+  // ragged_contract: lhs [M, K], rhs [M, N], sizes [G] → [G, K, N]; K and N pass through.
+  ragged_contract: (e) => {
+    const b = new Builder();
+    const [M, K] = e.inputs[0].shape;
+    const N = e.inputs[1].shape[1];
+    const G = e.inputs[2].shape[0];
+    const m = b.f(M, 'opaque'), g = b.f(G, 'opaque'), k = b.f(K), n = b.f(N);
+    return b.rule([[[m], [k]], [[m], [n]], [[g]]], [[[g], [k], [n]]], [[0], [1]]);
+  },
   scatter_add: (e) => {
     // operand [B…, M…, N, R…], indices [B…, I…], updates [B…, M…, I…, R…] → like operand
     const b = new Builder();

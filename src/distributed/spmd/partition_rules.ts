@@ -600,6 +600,29 @@ const scatterAddRule: PartitionRule<'scatter_add'> = (e, ctx) => {
 };
 
 /**
+ * ragged_dot / ragged_contract: the row grouping is a run-time value shared by all rows, so rows
+ * and groups stay whole on every device; the free feature dims (N of ragged_dot; K and N of
+ * ragged_contract) take the result's tiling (no communication), the rest is replicated.
+ */
+const raggedDotRule: PartitionRule<'ragged_dot'> = (e, ctx) => {
+  const R = ctx.out(e, 0);
+  const n = [...R.dims[1]];
+  const a = want(ctx, ctx.val(e.inputs[0]), [[], []]);
+  const b = want(ctx, ctx.val(e.inputs[1]), e.params.transposeRhs ? [[], n, []] : [[], [], n]);
+  const gs = want(ctx, ctx.val(e.inputs[2]), [[]]);
+  return [ctx.em.value(lax.raggedDot(a.x, b.x, gs.x, e.params), e.outputs[0].aval.shape, ctx.info.sharding([[], n]), false)];
+};
+const raggedContractRule: PartitionRule<'ragged_contract'> = (e, ctx) => {
+  const R = ctx.out(e, 0);
+  const k = [...R.dims[1]];
+  const n = prefixFree(R.dims[2], new Set(k));
+  const a = want(ctx, ctx.val(e.inputs[0]), [[], k]);
+  const b = want(ctx, ctx.val(e.inputs[1]), [[], n]);
+  const gs = want(ctx, ctx.val(e.inputs[2]), [[]]);
+  return [ctx.em.value(lax.raggedContract(a.x, b.x, gs.x), e.outputs[0].aval.shape, ctx.info.sharding([[], k, n]), false)];
+};
+
+/**
  * top_k along a split last dim: local top-k (k' = min(k, shard size), padding masked with the
  * max identity, indices offset to global), all_gather of the group's candidates (rank order =
  * global index order among equal values), then a second top_k and a gather of the indices.
@@ -688,6 +711,8 @@ export const partitionRules: { [P in Primitive]: PartitionRule<P> } = {
   cumsum: cumsumRule,
   dot_general: dotGeneralRule,
   gather: gatherRule,
+  ragged_dot: raggedDotRule,
+  ragged_contract: raggedContractRule,
   scatter_add: scatterAddRule,
   top_k: topKRule,
   iota: iotaRule,

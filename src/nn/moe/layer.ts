@@ -12,14 +12,19 @@
  * Experts are ONE batched weight per projection with a leading `expert` logical axis —
  * `experts.wi.kernel` [expert, embed, mlp] (gated activations: `wi_0`, `wi_1`) and
  * `experts.wo.kernel` [expert, mlp, embed] — so sharding the `expert` axis later gives expert
- * parallelism (the partitioner inserts the all-to-all) without changing this code. Two
+ * parallelism (the partitioner inserts the all-to-all) without changing this code. Three
  * interchangeable dispatch/combine implementations, selected by `dispatch`:
  * - 'dense' (reference): one-hot einsums, `gsec,gsd->egcd` in and `gsec,egcd->gsd` out;
  * - 'index' (fast, default): a per-group gather of the tokens at `expertIndex` [G, E, C] (the
  *   group as a batch dim) in and a per-group scatter-add of the weighted expert outputs out, with
  *   one transpose to and from the expert-major layout — with the experts sharded those two
  *   transposes are the only communication (one all-to-all each way).
- * Both use the same routing decision and agree to rounding (test/moe/layer.test.ts).
+ * - 'grouped' (dropless compute): the filled capacity slots sorted by expert into rows (see
+ *   `groupedDispatch`), one gather in, grouped matmuls (`lax.raggedDot`, MegaBlocks-style) over
+ *   only those rows, one scatter-add out — the experts do no work on empty capacity slots. Its rows
+ *   form one run-time grouping, so the partitioner keeps them whole on every device: use it on one
+ *   device; under expert or data parallelism use 'index'.
+ * All use the same routing decision and agree to rounding (test/moe/layer.test.ts).
  * Expert dropout (Switch) is dropout on the experts' hidden activations with its own rate.
  */
 
@@ -63,8 +68,14 @@ export interface MoeLayerConfig {
    * are fewer (e.g. decoding one token), they form a single group of that smaller size.
    */
   groupSize?: number;
-  /** Dispatch/combine implementation (default 'index'). */
-  dispatch?: 'dense' | 'index';
+  /**
+   * Dispatch/combine implementation (default 'index'): 'dense' one-hot einsums (reference),
+   * 'index' per-group gather/scatter into capacity slots [E, G·C, d], 'grouped' rows sorted by
+   * expert and grouped matmuls (ragged_dot) over only the slots that hold a token — no work on
+   * empty capacity slots (MegaBlocks-style). 'grouped' keeps all rows on each device (its rows
+   * are one run-time grouping), so under expert or data parallelism use 'index'.
+   */
+  dispatch?: 'dense' | 'index' | 'grouped';
   /** Dropout rate on the experts' hidden activations (expert dropout; default 0). */
   expertDropoutRate?: number;
   /** This layer sits in a causal decoder: expert-choice routing is refused (default false). */
@@ -151,7 +162,9 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
   if (!MLP_ACTIVATIONS.includes(act)) throw new MoeError(`${where}: unknown activation ${JSON.stringify(act)}; choose one of ${MLP_ACTIVATIONS.join(', ')}`);
   const gated = isGated(act);
   const dispatchKind = config.dispatch ?? 'index';
-  if (dispatchKind !== 'dense' && dispatchKind !== 'index') throw new MoeError(`${where}: dispatch must be 'dense' or 'index', got ${JSON.stringify(config.dispatch)}`);
+  if (dispatchKind !== 'dense' && dispatchKind !== 'index' && dispatchKind !== 'grouped') {
+    throw new MoeError(`${where}: dispatch must be 'dense', 'index' or 'grouped', got ${JSON.stringify(config.dispatch)}`);
+  }
   const rate = rateIn01(config.expertDropoutRate ?? 0, 'expertDropoutRate', where);
   const groupSize = config.groupSize === undefined ? undefined : positiveInt(config.groupSize, 'groupSize', where);
   const dtype = config.dtype ?? 'float32';
@@ -165,13 +178,12 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
   const woAxes = new LogicalAxes('expert', 'mlp', 'embed');
 
   /**
-   * Batched expert FFN: xe [E, G·C, d] → [E, G·C, d]. Three-dimensional, so every expert matmul is
-   * an ONNX MatMul on its operands as they are (no reshapes around it, which ONNX Runtime may run
-   * as copies).
+   * The experts' FFN with `mm(a, w)` as the expert matmul: batched, xe [E, G·C, d] → [E, G·C, d]
+   * (three-dimensional, so every expert matmul is an ONNX MatMul on its operands as they are, with
+   * no reshapes around it, which ONNX Runtime may run as copies), or grouped (ragged_dot over rows
+   * sorted by expert, [M, d] → [M, d]).
    */
-  const runExperts = (p: ExpertParams, xe: Array, train: boolean, key: Array | undefined): Array => {
-    const dt = xe.dtype;
-    const mm = (a: Array, w: Array) => lax.dotGeneral(a, cast(w, dt), { lhsContracting: [2], rhsContracting: [1], lhsBatch: [0], rhsBatch: [0] });
+  const expertFfn = (p: ExpertParams, xe: Array, train: boolean, key: Array | undefined, mm: (a: Array, w: Array) => Array): Array => {
     let h: Array;
     if (gated) {
       if (!p.wi_0 || !p.wi_1) throw new MoeError(`${where}: activation ${act} needs params experts.wi_0 and experts.wi_1`);
@@ -183,6 +195,8 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
     h = dropout(h, { rate, deterministic: !train, key });
     return mm(h, p.wo.kernel);
   };
+  const runExperts = (p: ExpertParams, xe: Array, train: boolean, key: Array | undefined): Array =>
+    expertFfn(p, xe, train, key, (a, w) => lax.dotGeneral(a, cast(w, a.dtype), { lhsContracting: [2], rhsContracting: [1], lhsBatch: [0], rhsBatch: [0] }));
 
   const checkParams = (p: MoeParams, d: number) => {
     if (!p || typeof p !== 'object' || !p.experts || !p.experts.wo) throw new MoeError(`${where}: params must be { router, experts: { wi | wi_0, wi_1, wo } } (from init)`);
@@ -280,6 +294,14 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
         const expertIn = np.reshape(np.einsum('gsec,gsd->egcd', cast(routing.dispatch, dt), xg), [E, G * C, d]);
         const out = np.reshape(runExperts(params.experts, expertIn, train, subKey(opts.key, 1)), [E, G, C, d]);
         y = np.einsum('gsec,egcd->gsd', cast(routing.combine, dt), out);
+      } else if (dispatchKind === 'grouped') {
+        // Rows sorted by expert, no capacity padding: the experts compute only the slots that hold
+        // a token (see groupedDispatch).
+        const gd = groupedDispatch(routing, G, S, router.kind === 'expert_choice' ? E : router.expertsPerToken);
+        const xs = lax.gather(np.reshape(xg, [G * S, d]), gd.rowToken, 0); // [M, d]
+        const ys = expertFfn(params.experts, xs, train, subKey(opts.key, 1), (a, w) => lax.raggedDot(a, cast(w, a.dtype), gd.groupSizes));
+        const w = np.expandDims(cast(gd.rowWeight, dt), -1); // [M, 1]
+        y = np.reshape(lax.scatterAdd(np.zeros([G * S, d], dt), gd.rowToken, np.multiply(ys, w), 0), [G, S, d]);
       } else if (
         router.kind === 'task' && taskPerExample && lead[lead.length - 1] % S === 0 && routing.capacity === S && S >= TASK_GROUP_DISPATCH_MIN && (!train || rate === 0)
       ) {
@@ -318,6 +340,43 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
       };
     },
   };
+}
+
+/** The row layout of the 'grouped' dispatch (see {@link groupedDispatch}). */
+export interface GroupedDispatch {
+  /** int32 [M]: the token (index into the G·S flattened tokens) of each row; -1 for unused rows. */
+  rowToken: Array;
+  /** [M]: the combine weight of each row (0 for unused rows). */
+  rowWeight: Array;
+  /** int32 [E]: rows per expert (the rows of expert e follow those of experts < e). */
+  groupSizes: Array;
+  /** Rows M = G · min(E·C, S·kMax): every filled slot fits. */
+  rows: number;
+}
+
+/**
+ * Sorts the filled capacity slots of a routing decision by expert: slot (g, e, c) holding a token
+ * goes to row off_e + (its rank among expert e's filled slots in (group, slot) order), where off_e
+ * is the number of filled slots of experts < e. The routing (who goes where, who is dropped) is
+ * exactly the router's; only empty slots disappear. `kMax` bounds the slots one token can fill
+ * (k for token choice and task routing, E for expert choice).
+ */
+export function groupedDispatch(routing: RouterOutput, G: number, S: number, kMax: number): GroupedDispatch {
+  const ei = routing.expertIndex; // [G, E, C], S marks an empty slot
+  const [, E, C] = ei.shape;
+  const M = G * Math.min(E * C, S * kMax);
+  const slots = G * C;
+  const expertMajor = (a: Array) => np.reshape(np.transpose(a, [1, 0, 2]), [E, slots]);
+  const filled = expertMajor(np.astype(np.less(ei, S), 'int32')); // [E, G·C]
+  const sizes = np.sum(filled, 1); // [E]
+  const offset = np.subtract(lax.cumsum(sizes, 0), sizes); // exclusive prefix sum
+  const rank = np.subtract(lax.cumsum(filled, 1), filled);
+  const dest = np.reshape(np.where(np.greater(filled, 0), np.add(rank, np.expandDims(offset, 1)), M), [E * slots]);
+  const token = expertMajor(np.add(ei, np.reshape(np.multiply(lax.iota('int32', [G], 0), S), [G, 1, 1]))); // g·S + s
+  // rowToken + 1 by a scatter of (token + 1) into zeros: unused rows stay 0, i.e. -1 after the shift
+  const plus1 = lax.scatterAdd(np.zeros([M], 'int32'), dest, np.reshape(np.multiply(np.add(token, 1), filled), [E * slots]), 0);
+  const rowWeight = lax.scatterAdd(np.zeros([M], routing.combineWeights.dtype), dest, np.reshape(expertMajor(routing.combineWeights), [E * slots]), 0);
+  return { rowToken: np.subtract(plus1, 1), rowWeight, groupSizes: sizes, rows: M };
 }
 
 /**
