@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Array, checkGrads, defaultBackend, grad, jit, lax, np, random, tree } from '../../src/index.js';
+import { Array, checkGrads, defaultBackend, grad, jit, lax, makeGraph, np, random, tree } from '../../src/index.js';
 import { nn } from '../../src/nn/index.js';
 import { moe, type MoeLayerConfig, type MoeLayerModule, type MoeParams, type RouterSpec } from '../../src/nn/moe/index.js';
 import { assertClose, maxAbsDiff } from './helpers.js';
@@ -16,7 +16,7 @@ import { assertClose, maxAbsDiff } from './helpers.js';
 const D = 6;
 
 function layers(cfg: Omit<MoeLayerConfig, 'dispatch'>) {
-  return { dense: moe.MoeLayer({ ...cfg, dispatch: 'dense' }), index: moe.MoeLayer({ ...cfg, dispatch: 'index' }), grouped: moe.MoeLayer({ ...cfg, dispatch: 'grouped' }) };
+  return { dense: moe.MoeLayer({ ...cfg, dispatch: 'dense' }), index: moe.MoeLayer({ ...cfg, dispatch: 'index' }), grouped: moe.MoeLayer({ ...cfg, dispatch: 'grouped', groupedMinRowsPerExpert: 0 }) };
 }
 
 test('params: batched experts with a leading expert axis; axes match', () => {
@@ -122,7 +122,7 @@ test('checkGrads of the layer (float64, tiny): token choice, expert choice, task
     [{ kind: 'token_choice', k: 2, minCapacity: 1, evalCapacityFactor: 0.8 }, 'grouped', 'gated-gelu'],
   ];
   for (const [router, dispatch, activation] of cases) {
-    const l = moe.MoeLayer({ numExperts: 3, mlpDim: 4, router, dispatch, activation: activation as 'relu', dtype: 'float64' });
+    const l = moe.MoeLayer({ numExperts: 3, mlpDim: 4, router, dispatch, groupedMinRowsPerExpert: 0, activation: activation as 'relu', dtype: 'float64' });
     const p = l.init(random.key(8), 3);
     checkGrads((pp: MoeParams, xx: Array) => {
       const o = l.apply(pp, xx);
@@ -142,7 +142,7 @@ test('jit on the default (ONNX) backend equals eager', () => {
   const x = random.normal(random.key(10), [2, 8, D]);
   for (const dispatch of ['dense', 'index', 'grouped'] as const) {
     for (const router of [{ kind: 'token_choice', k: 2, batchPrioritized: true }, { kind: 'expert_choice' }] as RouterSpec[]) {
-      const l = moe.MoeLayer({ numExperts: 4, mlpDim: 8, activation: 'gated-gelu', router, dispatch, expertDropoutRate: 0.2 });
+      const l = moe.MoeLayer({ numExperts: 4, mlpDim: 8, activation: 'gated-gelu', router, dispatch, groupedMinRowsPerExpert: 0, expertDropoutRate: 0.2 });
       const p = l.init(random.key(11), D);
       const key = random.key(12);
       const step = (pp: MoeParams, xx: Array, kk: Array) => {
@@ -163,7 +163,7 @@ test('jit on the default (ONNX) backend equals eager', () => {
 
 test('grouped dispatch: rows sorted by expert, one row per filled slot, dropped tokens and padding get none', () => {
   const E = 4, S = 8, G = 3;
-  const l = moe.MoeLayer({ numExperts: E, mlpDim: 5, dispatch: 'grouped', groupSize: S, router: { kind: 'token_choice', k: 2, evalCapacityFactor: 0.5, minCapacity: 1 } });
+  const l = moe.MoeLayer({ numExperts: E, mlpDim: 5, dispatch: 'grouped', groupedMinRowsPerExpert: 0, groupSize: S, router: { kind: 'token_choice', k: 2, evalCapacityFactor: 0.5, minCapacity: 1 } });
   const p = l.init(random.key(30), D);
   const x = random.normal(random.key(31), [G, S, D]);
   const mask = np.array([[1, 1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0, 0, 0]], { dtype: 'int32' });
@@ -190,6 +190,21 @@ test('grouped dispatch: rows sorted by expert, one row per filled slot, dropped 
   // the layer output equals the index path's (same routing)
   const idx = moe.MoeLayer({ ...l.config, dispatch: 'index' }).apply(p, x, { paddingMask: mask });
   assert.ok(maxAbsDiff(o.output, idx.output) < 1e-5);
+});
+
+test('grouped dispatch uses grouped matmuls from GROUPED_DISPATCH_MIN_ROWS rows per expert, the index path below (same values)', () => {
+  const E = 4;
+  const uses = (l: MoeLayerModule, p: MoeParams, x: Array) => makeGraph((pp: MoeParams, xx: Array) => l.apply(pp, xx).output)(p, x).eqns.some((e) => e.prim === 'ragged_dot');
+  const big = moe.MoeLayer({ numExperts: E, mlpDim: 8, dispatch: 'grouped' });
+  const p = big.init(random.key(40), D);
+  const many = random.normal(random.key(41), [4, 64, D]); // 256 tokens · k 2 = 512 rows ≥ 32 · 4
+  const few = random.normal(random.key(42), [2, 1, D]); // decoding: 2 tokens
+  assert.equal(uses(big, p, many), true);
+  assert.equal(uses(big, p, few), false);
+  const index = moe.MoeLayer({ numExperts: E, mlpDim: 8, dispatch: 'index' });
+  assert.ok(maxAbsDiff(big.apply(p, few).output, index.apply(p, few).output) === 0);
+  assert.ok(maxAbsDiff(big.apply(p, many).output, index.apply(p, many).output) < 1e-5);
+  assert.throws(() => moe.MoeLayer({ numExperts: E, mlpDim: 8, dispatch: 'grouped', groupedMinRowsPerExpert: -1 }), /groupedMinRowsPerExpert must be an integer ≥ 0/);
 });
 
 test('the per-group gather / scatter-add of index dispatch: ONNX lowering equals eager, out-of-range indices read 0 and drop', () => {

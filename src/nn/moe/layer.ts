@@ -23,7 +23,8 @@
  *   `groupedDispatch`), one gather in, grouped matmuls (`lax.raggedDot`, MegaBlocks-style) over
  *   only those rows, one scatter-add out — the experts do no work on empty capacity slots. Its rows
  *   form one run-time grouping, so the partitioner keeps them whole on every device: use it on one
- *   device; under expert or data parallelism use 'index'.
+ *   device; under expert or data parallelism use 'index'. With fewer than
+ *   GROUPED_DISPATCH_MIN_ROWS rows per expert (decoding) it runs the 'index' path.
  * All use the same routing decision and agree to rounding (test/moe/layer.test.ts).
  * Expert dropout (Switch) is dropout on the experts' hidden activations with its own rate.
  */
@@ -76,6 +77,11 @@ export interface MoeLayerConfig {
    * are one run-time grouping), so under expert or data parallelism use 'index'.
    */
   dispatch?: 'dense' | 'index' | 'grouped';
+  /**
+   * 'grouped' dispatch only: fewest rows per expert on average for which rows are sorted and
+   * grouped; below it the layer runs the 'index' path (default GROUPED_DISPATCH_MIN_ROWS).
+   */
+  groupedMinRowsPerExpert?: number;
   /** Dropout rate on the experts' hidden activations (expert dropout; default 0). */
   expertDropoutRate?: number;
   /** This layer sits in a causal decoder: expert-choice routing is refused (default false). */
@@ -166,6 +172,8 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
     throw new MoeError(`${where}: dispatch must be 'dense', 'index' or 'grouped', got ${JSON.stringify(config.dispatch)}`);
   }
   const rate = rateIn01(config.expertDropoutRate ?? 0, 'expertDropoutRate', where);
+  const groupedMinRows = config.groupedMinRowsPerExpert ?? GROUPED_DISPATCH_MIN_ROWS;
+  if (!(Number.isInteger(groupedMinRows) && groupedMinRows >= 0)) throw new MoeError(`${where}: groupedMinRowsPerExpert must be an integer ≥ 0, got ${JSON.stringify(config.groupedMinRowsPerExpert)}`);
   const groupSize = config.groupSize === undefined ? undefined : positiveInt(config.groupSize, 'groupSize', where);
   const dtype = config.dtype ?? 'float32';
   const spec: RouterSpec = config.router ?? { kind: 'token_choice', k: 2 };
@@ -279,6 +287,8 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
         throw new MoeError(`${where}: this layer routes by task; pass { taskId } (int32, one id per example)`);
       }
 
+      const kMax = router.kind === 'expert_choice' ? E : router.expertsPerToken;
+      const groupedRows = (C: number) => G * Math.min(E * C, S * kMax);
       const routing = router.apply(params.router, xg, {
         train,
         key: subKey(opts.key, 0),
@@ -294,10 +304,10 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
         const expertIn = np.reshape(np.einsum('gsec,gsd->egcd', cast(routing.dispatch, dt), xg), [E, G * C, d]);
         const out = np.reshape(runExperts(params.experts, expertIn, train, subKey(opts.key, 1)), [E, G, C, d]);
         y = np.einsum('gsec,egcd->gsd', cast(routing.combine, dt), out);
-      } else if (dispatchKind === 'grouped') {
+      } else if (dispatchKind === 'grouped' && groupedRows(routing.capacity) >= groupedMinRows * E) {
         // Rows sorted by expert, no capacity padding: the experts compute only the slots that hold
         // a token (see groupedDispatch).
-        const gd = groupedDispatch(routing, G, S, router.kind === 'expert_choice' ? E : router.expertsPerToken);
+        const gd = groupedDispatch(routing, G, S, kMax);
         const xs = lax.gather(np.reshape(xg, [G * S, d]), gd.rowToken, 0); // [M, d]
         const ys = expertFfn(params.experts, xs, train, subKey(opts.key, 1), (a, w) => lax.raggedDot(a, cast(w, a.dtype), gd.groupSizes));
         const w = np.expandDims(cast(gd.rowWeight, dt), -1); // [M, 1]
@@ -378,6 +388,14 @@ export function groupedDispatch(routing: RouterOutput, G: number, S: number, kMa
   const rowWeight = lax.scatterAdd(np.zeros([M], routing.combineWeights.dtype), dest, np.reshape(expertMajor(routing.combineWeights), [E * slots]), 0);
   return { rowToken: np.subtract(plus1, 1), rowWeight, groupSizes: sizes, rows: M };
 }
+
+/**
+ * Fewest rows per expert (on average) for which 'grouped' dispatch sorts rows; below it (e.g.
+ * decoding a few tokens) the layer runs the 'index' path — the same routing and values — because
+ * the grouped matmuls read each expert's weights as a separate slice, a cost that does not shrink
+ * with the token count.
+ */
+export const GROUPED_DISPATCH_MIN_ROWS = 32;
 
 /**
  * Smallest group size for which task-routed layers use the per-group expert path (below it, e.g.
