@@ -2,7 +2,10 @@
  * Registers the backends that ship with Myriad in `jit`'s backend table and installs the eager
  * evaluator. 'reference' runs a Graph in the plain-TypeScript interpreter (the oracle every other
  * path is tested against); 'onnx' lowers it to one ONNX model and runs it synchronously in ONNX
- * Runtime (the default for `jit`). Eager ops go through the dispatch policy in `eager.ts`.
+ * Runtime (the default for `jit`). Eager ops go through the dispatch policy in `eager.ts`. On
+ * 'onnx', a large elementwise tail of the graph (an optimizer update) is split off and run as
+ * fused WebAssembly SIMD kernels after the ONNX model (`fusion.ts`; opt out with
+ * `hostFusion: false` or MYRIAD_HOST_FUSION=0).
  */
 import type { Array } from '../core/array.js';
 import { allocate, dtypeOfTypedArray, type TypedArray } from '../core/dtype.js';
@@ -11,6 +14,7 @@ import type { Graph } from '../core/ir.js';
 import { registerBackend, setDefaultBackend, type CompileOptions, type Executable } from '../core/jit.js';
 import { setEagerEvaluator } from '../core/trace.js';
 import { eagerDispatch } from './eager.js';
+import { createFusedExecutable, hostFusionEnabled, splitEpilogue } from './fusion.js';
 import { OnnxExecutable } from './onnx/index.js';
 import { evalGraphReference } from './reference/index.js';
 
@@ -27,8 +31,16 @@ registerBackend({
 registerBackend({
   name: 'onnx',
   compile(graph: Graph, opts: CompileOptions): Executable {
-    const exe = OnnxExecutable.createSync(graph, { intraOpNumThreads: opts.intraOpNumThreads ?? 1 });
+    const threads = opts.intraOpNumThreads ?? 1;
     const donate = opts.donate ?? [];
+    const split = hostFusionEnabled(opts.hostFusion) ? splitEpilogue(graph) : null;
+    if (split) {
+      return createFusedExecutable(graph, split, (head) => {
+        const exe = OnnxExecutable.createSync(head, { intraOpNumThreads: threads });
+        return { run: (inputs, outputs) => exe.runSync(inputs, outputs ? { outputs } : {}), close: () => exe.close() };
+      }, { donate });
+    }
+    const exe = OnnxExecutable.createSync(graph, { intraOpNumThreads: threads });
     // Buffers of inputs donated on the previous call, recycled as this call's output buffers
     // (never the current call's inputs, which ONNX Runtime may still be reading).
     let pool: TypedArray[] = [];

@@ -29,6 +29,8 @@ export interface CompileOptions {
   intraOpNumThreads?: number;
   /** Flat input indices whose buffers may be reused for outputs. */
   donate?: number[];
+  /** 'onnx': run the large elementwise tail as fused WebAssembly kernels (default on; env MYRIAD_HOST_FUSION=0 turns the default off). */
+  hostFusion?: boolean;
 }
 
 /** A compilation target. */
@@ -73,6 +75,8 @@ export interface JitOptions {
   backend?: string;
   /** Intra-op threads for the executable (default 1 per executable). */
   intraOpNumThreads?: number;
+  /** Host epilogue fusion on the 'onnx' backend (see CompileOptions.hostFusion). */
+  hostFusion?: boolean;
 }
 
 /** Statistics of a jitted function, to find accidental retracing. */
@@ -216,7 +220,7 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
       });
     }
     graph = dce(graph);
-    const exe = backend.compile(graph, { intraOpNumThreads: opts.intraOpNumThreads, donate: donateFlat });
+    const exe = backend.compile(graph, { intraOpNumThreads: opts.intraOpNumThreads, donate: donateFlat, hostFusion: opts.hostFusion });
     stats.traces++;
     stats.signatures.push(key);
     if (process.env.MYRIAD_LOG_COMPILES) {
