@@ -9,7 +9,7 @@
  *    slots; 'dense' one-hot einsums) are timed, plus the index path with router jitter on, and each
  *    variant also without the optimizer (forward + backward only), because AdamW's cost grows with
  *    the parameter count and the MoE layer holds E/k = 4 times the dense layer's parameters. Run at
- *    `--layer-batches` (default batch and 4 × batch: 1024 and 4096 tokens per step), the larger
+ *    `--layer-batches` (default batch, 2 × and 4 × batch: 1024, 2048 and 4096 tokens per step), the larger
  *    ones with the dense, grouped and index variants only.
  *    Medians over ≥ 20 steps, taken round-robin across the variants so load changes hit all.
  * 2. Where the MoE step's time goes: ONNX Runtime's own profiler on the lowered step (kernel time
@@ -53,7 +53,7 @@ interface Args {
   profile: boolean;
   inference: boolean;
   layer: boolean;
-  /** Batch sizes of the training-step part (default [batch, 4·batch]; the later ones time dense, grouped and index only). */
+  /** Batch sizes of the training-step part (default [batch, 2·batch, 4·batch]; the later ones time dense, grouped and index only). */
   layerBatches?: number[];
   /** Batch sizes of the inference part (default [1, batch] for scoring, [1, batch, 32] for decoding). */
   scoreBatches?: number[];
@@ -668,7 +668,7 @@ async function main(): Promise<void> {
   const out: Record<string, unknown> = { machine: m, date: new Date().toISOString(), args: a };
   const stepRatios: { tokensPerStep: number; grouped: number; index: number }[] = [];
   if (a.layer) {
-    const batches = a.layerBatches ?? [a.batch, 4 * a.batch];
+    const batches = a.layerBatches ?? [a.batch, 2 * a.batch, 4 * a.batch];
     for (const [i, B] of batches.entries()) {
       const l = await layerBenchmark(a, B, i === 0);
       if (i === 0) out.layer = { setup: l.setup, results: l.results };

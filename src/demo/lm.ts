@@ -40,7 +40,8 @@ export function demoConfig({ outDir = 'myriad-demo', steps = DEMO_STEPS, seed = 
   const every = Math.max(1, Math.round(steps / 4));
   return {
     description: `myriad demo: byte-level ${dense ? 'dense' : 'sparse (GLaM-style MoE)'} causal LM on the UDHR in 24 European languages`,
-    model: dense ? { family: 'decoder', preset: 'tiny' } : { family: 'glam', preset: 'tiny' },
+    // one device: the MoE layers sort tokens by expert and skip empty capacity slots ('grouped')
+    model: dense ? { family: 'decoder', preset: 'tiny' } : { family: 'glam', preset: 'tiny', dispatch: 'grouped' },
     optimizer: {
       name: 'adamw',
       learningRate: { kind: 'warmup-cosine', peak: 3e-3, warmupSteps: Math.min(50, Math.max(1, Math.floor(steps / 10))), end: 3e-4 },
