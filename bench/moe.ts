@@ -343,7 +343,7 @@ async function profileSteps(moeStep: StepHandle, denseStep: StepHandle): Promise
 }
 
 function printProfile(p: Record<string, Profile>): void {
-  say(`\n## 2. Where the MoE step's time goes (ONNX Runtime profiler, kernel time per step)`);
+  say(`\n## 2. Where the MoE step's time goes (ONNX Runtime profiler, kernel time per step; the 'step' rows run the whole step as one ONNX graph, i.e. without the host fusion of the optimizer update that the timed jit steps above use)`);
   for (const k of ['dense_fwd_bwd', 'moe_fwd_bwd', 'dense_step', 'moe_step']) {
     const r = p[k];
     say(`${k.replace('_', ' ')}: ${fmt(r.totalMs)} ms in ${r.nodes} nodes — ${r.byOp.slice(0, 8).map((o) => `${o.op} ${fmt(o.ms)}`).join(', ')}`);
