@@ -495,6 +495,9 @@ async function inferenceBenchmark(a: Args): Promise<{ results: InferenceResult[]
     { name: 'extra: full, task-routed (k = 2)', role: 'extra', model: task, params: taskParams, taskRouted: true, modes: ['jit'], decode: true },
     { name: 'extra: full, token-routed, eval cf 1.25 (may drop tokens)', role: 'extra', model: cfRouter(1.25), params: fullParams, taskRouted: false, modes: ['jit'], decode: false },
     { name: 'extra: full, token-routed, eval cf 1.0 (drops tokens)', role: 'extra', model: cfRouter(1.0), params: fullParams, taskRouted: false, modes: ['jit'], decode: false },
+    // the same full model with grouped dispatch: no work on empty capacity slots (index path when
+    // decoding: fewer than 32 rows per expert)
+    { name: 'extra: full, token-routed (eval cf 2.0), grouped dispatch', role: 'extra', model: models.GLaM({ ...base, dispatch: 'grouped' }), params: fullParams, taskRouted: false, modes: ['jit'], decode: false },
     { name: EXTRACTED, role: 'extracted', model: exModel, params: ex.params, taskRouted: false, modes: ['jit', 'jit-const', 'onnx-export'], decode: true },
     { name: REST, role: 'extra', model: rest, params: rest.init(random.key(0)), taskRouted: false, modes: ['jit'], decode: true },
   ];

@@ -5,7 +5,8 @@
  * metrics and the expert-load heatmap, the loss dropping on a fixed batch with jit + AdamW, the
  * decoder refusing expert choice (the encoder accepting it), KV-cache decoding equal to
  * recomputation (and never dropping tokens), task routing through `task_ids`, createModel
- * registration, and a checkpoint round-trip of expert weights.
+ * registration, a checkpoint round-trip of expert weights, and grouped dispatch equal to index
+ * dispatch through a whole model (loss and gradients, jit).
  */
 
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { Array, grad, jit, loadCheckpoint, np, optim, random, saveCheckpoint, valueAndGrad } from '../../src/index.js';
+import { Array, grad, jit, loadCheckpoint, makeGraph, np, optim, random, saveCheckpoint, tree, valueAndGrad } from '../../src/index.js';
 import { moe, type MoeLayerModule, type MoeParams } from '../../src/nn/moe/index.js';
 import { nn } from '../../src/nn/index.js';
 import { models, type Batch, type GlamModel, type SparseBlockParams, type StMoeModel } from '../../src/models/index.js';
@@ -272,5 +273,26 @@ test('task routing, one task per example: the per-group expert path equals the d
     assert.ok(maxAbsDiff(ga[1], gb[1]) < 1e-5, 'input gradients');
     for (const w of ['wi_0', 'wi_1', 'wo'] as const) assert.ok(maxAbsDiff(ga[0].experts[w]!.kernel, gb[0].experts[w]!.kernel) < 1e-5, `${w} gradients`);
     if (p.router.task_embedding) assert.ok(maxAbsDiff(ga[0].router.task_embedding, gb[0].router.task_embedding) < 1e-5, 'task-embedding gradients');
+  }
+});
+
+test('grouped dispatch equals index dispatch through GLaM and ST-MoE (jitted loss and gradients)', () => {
+  // 4 × 32 tokens, 4 experts, k = 2: 64 rows per expert on average, above GROUPED_DISPATCH_MIN_ROWS
+  const rows = randomRows(50, 4, 32, 64);
+  const glam = (dispatch: 'index' | 'grouped') => GLaM({ ...GLAM_PRESETS.test, numLayers: 2, dispatch });
+  const st = (dispatch: 'index' | 'grouped') => STMoE({ ...ST_MOE_PRESETS.test, dispatch });
+  const enc = { encoder_input_tokens: ints(rows), ...lmBatch(rows) };
+  for (const [name, mk, batch] of [['GLaM', glam, lmBatch(rows)], ['ST-MoE', st, enc]] as const) {
+    const [a, b] = [mk('index'), mk('grouped')];
+    const p = a.init(random.key(51));
+    const lossOf = (m: typeof a) => jit((pp: unknown) => valueAndGrad((q: unknown) => (m as GlamModel).loss(q as never, batch as Batch, { train: true, key: random.key(52) }).loss)(pp));
+    const traced = makeGraph((pp: unknown) => (b as GlamModel).loss(pp as never, batch as Batch, { train: true, key: random.key(52) }).loss)(p);
+    assert.ok(traced.eqns.some((e) => e.prim === 'ragged_dot'), `${name}: the grouped model runs grouped matmuls`);
+    const [la, ga] = lossOf(a)(p) as [Array, unknown];
+    const [lb, gb] = lossOf(b)(p) as [Array, unknown];
+    assert.ok(Math.abs((la.item() as number) - (lb.item() as number)) < 1e-5, `${name}: losses ${la.item()} vs ${lb.item()}`);
+    const lga = tree.leaves(ga) as Array[], lgb = tree.leaves(gb) as Array[];
+    assert.equal(lga.length, lgb.length);
+    lga.forEach((g, i) => assert.ok(maxAbsDiff(g, lgb[i]) < 1e-4, `${name}: gradient leaf ${i} differs by ${maxAbsDiff(g, lgb[i])}`));
   }
 });
