@@ -194,8 +194,8 @@ async function layerBenchmark(a: Args, B: number, all: boolean): Promise<{ resul
   const ct = random.normal(random.key(2), [B, L, d]);
   const dense = nn.MLP({ mlpDim: 2 * f, activation: 'gated-gelu' });
   const denseFlops = 2 * d * 2 * f * 3;
-  const mk = (dispatch: 'index' | 'dense' | 'grouped', jitterEps: number, capacityFactor = 1.25): MoeLayerModule =>
-    moe.MoeLayer({ numExperts: E, mlpDim: f, activation: 'gated-gelu', dispatch, router: { kind: 'token_choice', k: 2, capacityFactor, jitterEps } });
+  const mk = (dispatch: 'index' | 'dense' | 'grouped', jitterEps: number, capacityFactor = 1.25, dropless = false): MoeLayerModule =>
+    moe.MoeLayer({ numExperts: E, mlpDim: f, activation: 'gated-gelu', dispatch, router: { kind: 'token_choice', k: 2, capacityFactor, jitterEps, dropless } });
   const moeVariant = (name: string, layer: MoeLayerModule): LayerVariant => {
     const fl = moeFlopsPerToken(layer, d, L, true);
     // grouped dispatch computes the filled slots only: at most the activated work
@@ -221,6 +221,9 @@ async function layerBenchmark(a: Args, B: number, all: boolean): Promise<{ resul
           // extra row (not the issue's configuration): capacity factor 1.0, i.e. no spare slots, to
           // show what the 1.25 × capacity costs the slot paths
           moeVariant('(extra) MoE, index dispatch, cf 1.0', mk('index', 0, 1.0)),
+          // extra row: no token dropped (capacity = the group size); with grouped dispatch the
+          // experts still compute only the k assignments per token (MegaBlocks' dropless MoE)
+          moeVariant('(extra) MoE, grouped dispatch, dropless', mk('grouped', 0, 1.25, true)),
         ]
       : []),
   ];

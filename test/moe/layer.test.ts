@@ -41,6 +41,7 @@ test('dense, index and grouped dispatch agree: values, losses and gradients (tok
     { kind: 'token_choice', k: 2, evalCapacityFactor: 0.75, minCapacity: 1 },
     { kind: 'token_choice', k: 1, batchPrioritized: true, renormalize: true },
     { kind: 'expert_choice', capacityFactor: 1.5 },
+    { kind: 'token_choice', k: 2, dropless: true },
   ];
   const x = random.normal(random.key(1), [2, 8, D]);
   for (const router of specs) {
