@@ -64,6 +64,13 @@ export class LowerContext {
   /** Set while lowering a broadcast_in_dim whose consumers all broadcast natively. */
   lazyBroadcast = false;
   private readonly memos = new Map<string, Val>();
+  /**
+   * Set by lowerInto before a ragged op: per operand, its per-group parts when it is a row-grouped
+   * value under the op's grouping (see RaggedParts), else null.
+   */
+  raggedIn: (RaggedParts | null)[] = [];
+  /** Set by a ragged_dot rule that returns its result as per-group parts (lowerInto defers the Concat). */
+  raggedOut: RaggedParts | null = null;
   /** A value built once per key within the graph (e.g. the slices of a weight shared by several ops). */
   memo(key: string, build: () => Val): Val {
     let v = this.memos.get(key);
@@ -736,6 +743,20 @@ function scatterAddRule(): OnnxRule<'scatter_add'> {
 }
 
 /**
+ * A row-grouped [M, N] value kept as its pieces: one per group (run-time row counts) plus the rows
+ * past the last group, in row order; their Concat is the value. ragged_dot produces its result
+ * this way, elementwise ops apply piecewise, and the next ragged op reads its group's rows
+ * straight from the piece instead of slicing a concatenated tensor (see lowerInto).
+ */
+interface RaggedParts {
+  /** The grouping: the group-sizes value and M. */
+  key: string;
+  parts: Val[];
+}
+
+const raggedKey = (gs: Val, M: number): string => `${gs.name}:${M}`;
+
+/**
  * Row bounds of the groups of ragged_dot / ragged_contract as int64 [1] tensors (Slice starts and
  * ends): ends = cumsum(max(n, 0)) clipped to M, computed in float64 (exact below 2^53; ONNX
  * Runtime's int64 Min/Max kernels are avoided). Also returns the end of the last group.
@@ -780,11 +801,13 @@ function raggedDotRule(): OnnxRule<'ragged_dot'> {
     const N = out.shape[1];
     if (M === 0 || K === 0 || N === 0 || G === 0) return [cx.full(a.dtype, out.shape, 0)];
     const { starts, ends, last } = raggedBoundsOnnx(cx, gs, M);
-    const parts = starts.map((s, g) => cx.op('Gemm', [rowSlice(cx, a, s, ends[g]), leadingSlice(cx, b, g)], a.dtype, [M, N], { transB: A.int(p.transposeRhs ? 1 : 0) }));
+    const inA = cx.raggedIn[0];
+    const parts = starts.map((s, g) => cx.op('Gemm', [inA ? inA.parts[g] : rowSlice(cx, a, s, ends[g]), leadingSlice(cx, b, g)], a.dtype, [M, N], { transB: A.int(p.transposeRhs ? 1 : 0) }));
     // rows past the last group: zeros of run-time shape [M − last, N]
     const tailShape = cx.concat([cx.sub(cx.i64([M]), last), cx.i64([N])], 0);
     const tail = cx.op('Expand', [cx.scalar(a.dtype, 0), tailShape], a.dtype, [M, N]);
-    return [cx.op('Concat', [...parts, tail], a.dtype, [M, N], { axis: A.int(0) })];
+    cx.raggedOut = { key: raggedKey(gs, M), parts: [...parts, tail] };
+    return [{ name: '', dtype: a.dtype, shape: [M, N] }]; // stands for the Concat, emitted on first use
   };
 }
 
@@ -801,8 +824,11 @@ function raggedContractRule(): OnnxRule<'ragged_contract'> {
     const N = b.shape[1];
     if (M === 0 || K === 0 || N === 0 || G === 0) return [cx.full(a.dtype, out.shape, 0)];
     const { starts, ends } = raggedBoundsOnnx(cx, gs, M);
+    const [inA, inB] = cx.raggedIn;
     const parts = starts.map((s, g) => {
-      const prod = cx.op('Gemm', [rowSlice(cx, a, s, ends[g]), rowSlice(cx, b, s, ends[g])], a.dtype, [K, N], { transA: A.int(1) });
+      const rowsA = inA ? inA.parts[g] : rowSlice(cx, a, s, ends[g]);
+      const rowsB = inB ? inB.parts[g] : rowSlice(cx, b, s, ends[g]);
+      const prod = cx.op('Gemm', [rowsA, rowsB], a.dtype, [K, N], { transA: A.int(1) });
       return cx.reshape(prod, [1, K, N]);
     });
     return [cx.concat(parts, 0)];
@@ -999,6 +1025,12 @@ function describeEqn(e: Eqn): string {
 /** Elementwise primitives whose ONNX rules broadcast operands of smaller (rank-aligned) shape. */
 const BROADCASTING: ReadonlySet<Primitive> = new Set<Primitive>(['add', 'sub', 'mul', 'max', 'min', 'select', 'eq', 'ne', 'lt', 'le', 'gt', 'ge']);
 
+/** One-operand elementwise primitives lowerInto applies piece by piece to row-grouped values. */
+const PIECEWISE_UNARY: ReadonlySet<Primitive> = new Set<Primitive>([
+  'neg', 'abs', 'sign', 'floor', 'ceil', 'round', 'is_finite', 'exp', 'log', 'log1p', 'expm1', 'tanh', 'logistic',
+  'sin', 'cos', 'sqrt', 'rsqrt', 'erf', 'not', 'convert_element_type', 'stop_gradient',
+]);
+
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
@@ -1022,11 +1054,39 @@ function lowerInto(cx: LowerContext, graph: Graph, inputs: readonly Val[]): Val[
   const env = new Map<Var, Val>();
   graph.inputs.forEach((v, i) => env.set(v, inputs[i]));
   graph.consts.forEach((v, i) => env.set(v, constVal(cx, graph.constValues[i], 'graph constant')));
+  // Row-grouped values kept in pieces (RaggedParts): ragged_dot results and elementwise functions
+  // of them. The pieces are concatenated only when an equation that cannot use them reads the
+  // value, so an expert FFN (ragged_dot → activation → ragged_dot, and its backward pass) runs
+  // group by group without a Concat and a Slice between its matmuls.
+  const ragged = new Map<Var, RaggedParts>();
   const read = (a: Atom): Val => {
     if (a instanceof Literal) return cx.scalar(onnxDtype(a.aval.dtype, 'literal'), a.value);
-    const v = env.get(a);
+    let v = env.get(a);
+    const r = v ? undefined : ragged.get(a);
+    if (r) {
+      v = cx.op('Concat', r.parts, onnxDtype(a.aval.dtype, 'ragged value'), a.aval.shape, { axis: A.int(0) });
+      env.set(a, v);
+    }
     if (!v) throw new OnnxError('internal: lowering read an undefined variable');
     return v;
+  };
+  /** Lowers `e` piecewise when it is elementwise on row-grouped values of one grouping (and scalars). */
+  const piecewise = (e: Eqn): boolean => {
+    if (e.outputs.length !== 1 || e.outputs[0].aval.shape.length !== 2 || !(BROADCASTING.has(e.prim) || PIECEWISE_UNARY.has(e.prim))) return false;
+    const ps = e.inputs.map((a) => (a instanceof Literal ? undefined : ragged.get(a)));
+    const first = ps.find((p) => p !== undefined);
+    if (!first) return false;
+    const uniform = e.inputs.map((a, i) => (ps[i] ? null : read(a)));
+    if (!ps.every((p, i) => (p ? p.key === first.key : sizeOf(uniform[i]!.shape) === 1))) return false;
+    const rule = onnxRules[e.prim] as OnnxRule<Primitive>;
+    const outAvals = e.outputs.map((o) => o.aval);
+    const parts = first.parts.map((_, j) => {
+      const [o] = rule(cx, e.inputs.map((_a, i) => ps[i]?.parts[j] ?? uniform[i]!), e.params, outAvals);
+      if (o.dtype !== outAvals[0].dtype) throw new OnnxError(`internal: ONNX rule for ${cx.site} produced ${o.dtype} pieces but the equation says ${fmtAval(outAvals[0])}`);
+      return o;
+    });
+    ragged.set(e.outputs[0], { key: first.key, parts });
+    return true;
   };
   // Lazy broadcasting: a broadcast_in_dim whose every consumer is a natively broadcasting
   // elementwise op (and which is not a graph output) is lowered to a Reshape only, so the
@@ -1040,8 +1100,25 @@ function lowerInto(cx: LowerContext, graph: Graph, inputs: readonly Val[]): Val[
   for (const e of graph.eqns) {
     cx.site = describeEqn(e);
     const outAvals = e.outputs.map((o) => o.aval);
+    if (piecewise(e)) continue;
     let outs: Val[];
-    if (outAvals.every((a) => sizeOf(a.shape) === 0)) {
+    if (e.prim === 'ragged_dot' || e.prim === 'ragged_contract') {
+      // operands kept in pieces under this op's grouping are read piece by piece (cx.raggedIn)
+      const key = raggedKey(read(e.inputs[2]), e.inputs[0].aval.shape[0]);
+      cx.raggedIn = e.inputs.map((a) => (a instanceof Literal ? null : ragged.get(a)?.key === key ? ragged.get(a)! : null));
+      const ins = e.inputs.map((a, i) => (cx.raggedIn[i] ? { name: '', dtype: onnxDtype(a.aval.dtype, cx.site), shape: [...a.aval.shape] } : read(a)));
+      try {
+        outs = (onnxRules[e.prim] as OnnxRule<Primitive>)(cx, ins, e.params, outAvals);
+      } finally {
+        cx.raggedIn = [];
+      }
+      const out = cx.raggedOut;
+      cx.raggedOut = null;
+      if (out) {
+        ragged.set(e.outputs[0], out);
+        continue;
+      }
+    } else if (outAvals.every((a) => sizeOf(a.shape) === 0)) {
       outs = outAvals.map((a) => cx.tensor(dtypeOf(a, cx.site), a.shape, [], 'empty'));
     } else {
       const rule = onnxRules[e.prim] as OnnxRule<Primitive>;
