@@ -82,3 +82,38 @@ test('between the two matmuls of a chain there is no Concat or row Slice of the 
   // row slices: only the input x is sliced per group; the middle value is read from its pieces
   assert.equal(both.slice, only.slice);
 });
+
+test('OnnxExecutable feeds grouped-matmul weights as per-group views and returns weight gradients per group; exports keep whole tensors', () => {
+  const M = 10, K = 3, N = 4, G = 3;
+  const x = random.normal(random.key(9), [M, K]);
+  const w1 = random.normal(random.key(10), [G, K, N]);
+  const w2 = random.normal(random.key(11), [G, K, N]);
+  const gs = np.array([4, 3, 2], { dtype: 'int32' });
+  const ct = random.normal(random.key(12), [M, K]);
+  // weight gradients of the chain: w1, w2 only feed ragged_dot; their cotangents are ragged_contracts
+  const fn = (xx: Array, a: Array, b: Array, g: Array) => {
+    const [, pull] = vjp((q: Array, r: Array) => [chain(xx, q, r, g)[0]], a, b);
+    return pull([ct]) as Array[];
+  };
+  const args = [x, w1, w2, gs];
+  const graph = makeGraph(fn)(...args);
+  const want = evalGraphReference(graph, args);
+  const exe = OnnxExecutable.createSync(graph);
+  try {
+    assert.deepEqual(exe.lowered.inputPieces?.map((p) => p?.length ?? 0), [0, G, G, 0]);
+    assert.deepEqual(exe.lowered.outputPieces?.map((p) => p?.length ?? 0), [G, G]);
+    exe.runSync(args).forEach((o, i) => close(o, want[i], `gradient ${i}`));
+    // into given buffers (the donation pool's path): each gradient lands in its buffer
+    const bufs = want.map((w) => new Float32Array(w.size));
+    const got = exe.runSync(args, { outputs: bufs });
+    got.forEach((o, i) => {
+      assert.equal(o._data, bufs[i]);
+      close(o, want[i], `gradient ${i} into a given buffer`);
+    });
+  } finally {
+    exe.close();
+  }
+  const exported = lowerGraph(graph);
+  assert.equal(exported.inputPieces, undefined);
+  assert.equal(exported.outputPieces, undefined);
+});

@@ -71,6 +71,14 @@ export class LowerContext {
   raggedIn: (RaggedParts | null)[] = [];
   /** Set by a ragged_dot rule that returns its result as per-group parts (lowerInto defers the Concat). */
   raggedOut: RaggedParts | null = null;
+  /** Set by a ragged_contract rule that returns its [G, K, N] result as G matrices (lowerInto defers the stacking). */
+  stackedOut: Val[] | null = null;
+  /**
+   * Set by lowerGraph with `splitStacked`: graph outputs computed as stacked matrices are returned
+   * as their G matrices (`outputPieces`) instead of one stacked tensor.
+   */
+  collectStacked = false;
+  outputPieces: (Val[] | null)[] = [];
   /** A value built once per key within the graph (e.g. the slices of a weight shared by several ops). */
   memo(key: string, build: () => Val): Val {
     let v = this.memos.get(key);
@@ -825,13 +833,12 @@ function raggedContractRule(): OnnxRule<'ragged_contract'> {
     if (M === 0 || K === 0 || N === 0 || G === 0) return [cx.full(a.dtype, out.shape, 0)];
     const { starts, ends } = raggedBoundsOnnx(cx, gs, M);
     const [inA, inB] = cx.raggedIn;
-    const parts = starts.map((s, g) => {
+    cx.stackedOut = starts.map((s, g) => {
       const rowsA = inA ? inA.parts[g] : rowSlice(cx, a, s, ends[g]);
       const rowsB = inB ? inB.parts[g] : rowSlice(cx, b, s, ends[g]);
-      const prod = cx.op('Gemm', [rowsA, rowsB], a.dtype, [K, N], { transA: A.int(1) });
-      return cx.reshape(prod, [1, K, N]);
+      return cx.op('Gemm', [rowsA, rowsB], a.dtype, [K, N], { transA: A.int(1) });
     });
-    return [cx.concat(parts, 0)];
+    return [{ name: '', dtype: a.dtype, shape: [G, K, N] }]; // stands for the stacked tensor, built on first use
   };
 }
 
@@ -1059,12 +1066,23 @@ function lowerInto(cx: LowerContext, graph: Graph, inputs: readonly Val[]): Val[
   // value, so an expert FFN (ragged_dot → activation → ragged_dot, and its backward pass) runs
   // group by group without a Concat and a Slice between its matmuls.
   const ragged = new Map<Var, RaggedParts>();
+  // [G, K, N] ragged_contract results kept as their G matrices, stacked on first use (or, at the
+  // top level with splitStacked, handed out as separate graph outputs)
+  const stacked = new Map<Var, Val[]>();
+  const collectStacked = cx.collectStacked;
+  cx.collectStacked = false; // not inside remat / custom_vjp sub-graphs
   const read = (a: Atom): Val => {
     if (a instanceof Literal) return cx.scalar(onnxDtype(a.aval.dtype, 'literal'), a.value);
     let v = env.get(a);
     const r = v ? undefined : ragged.get(a);
     if (r) {
       v = cx.op('Concat', r.parts, onnxDtype(a.aval.dtype, 'ragged value'), a.aval.shape, { axis: A.int(0) });
+      env.set(a, v);
+    }
+    const st = v ? undefined : stacked.get(a);
+    if (st) {
+      const [, K, N] = a.aval.shape;
+      v = cx.concat(st.map((m) => cx.reshape(m, [1, K, N])), 0);
       env.set(a, v);
     }
     if (!v) throw new OnnxError('internal: lowering read an undefined variable');
@@ -1112,10 +1130,15 @@ function lowerInto(cx: LowerContext, graph: Graph, inputs: readonly Val[]): Val[
       } finally {
         cx.raggedIn = [];
       }
-      const out = cx.raggedOut;
+      const out = cx.raggedOut, st = cx.stackedOut;
       cx.raggedOut = null;
+      cx.stackedOut = null;
       if (out) {
         ragged.set(e.outputs[0], out);
+        continue;
+      }
+      if (st) {
+        stacked.set(e.outputs[0], st);
         continue;
       }
     } else if (outAvals.every((a) => sizeOf(a.shape) === 0)) {
@@ -1143,6 +1166,16 @@ function lowerInto(cx: LowerContext, graph: Graph, inputs: readonly Val[]): Val[
     });
   }
   cx.site = saved;
+  if (collectStacked) {
+    // outputs kept as stacked matrices become separate graph outputs (the first occurrence of each)
+    const seen = new Set<Var>();
+    cx.outputPieces = graph.outputs.map((o) => {
+      if (o instanceof Literal || seen.has(o) || env.has(o) || !stacked.has(o)) return null;
+      seen.add(o);
+      return stacked.get(o)!;
+    });
+    return graph.outputs.map((o, i) => (cx.outputPieces[i] ? { name: '', dtype: onnxDtype(o.aval.dtype, 'output'), shape: [...o.aval.shape] } : materialize(read(o), o.aval)));
+  }
   return graph.outputs.map((o) => materialize(read(o), o.aval));
 }
 
@@ -1156,6 +1189,11 @@ export interface LowerOptions {
   outputNames?: string[];
   /** Model doc string. */
   docString?: string;
+  /**
+   * Pass stacked expert matrices as separate ONNX inputs/outputs (see LoweredModel.inputPieces);
+   * `OnnxExecutable` turns it on and feeds zero-copy views; off for standalone exports (default).
+   */
+  splitStacked?: boolean;
 }
 
 /** A lowered model and the names/avals of its inputs and outputs (in graph order). */
@@ -1168,6 +1206,13 @@ export interface LoweredModel {
   outputAvals: AbstractValue[];
   /** The ai.onnx opset the model imports. */
   opset: number;
+  /**
+   * With `splitStacked`: per graph input, null or the names of the ONNX inputs that take its
+   * leading-axis matrices x[0], x[1], … (fed as views of the input's storage).
+   */
+  inputPieces?: (string[] | null)[];
+  /** Likewise per graph output: the ONNX outputs that return its leading-axis matrices. */
+  outputPieces?: (string[] | null)[];
 }
 
 /**
@@ -1182,18 +1227,49 @@ export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredModel 
   if (new Set([...inputNames, ...outputNames]).size !== inputNames.length + outputNames.length) {
     throw new OnnxError(`lowerGraph: input and output names must be distinct, got ${JSON.stringify([...inputNames, ...outputNames])}`);
   }
+  // inputs read only as the weights of grouped matmuls are fed as their G matrices
+  const pieceInputs = opts.splitStacked ? stackedInputs(graph) : new Set<number>();
+  const inputPieces: (string[] | null)[] = graph.inputs.map(() => null);
   const inputs = graph.inputs.map((v, i) => {
     const dt = onnxDtype(v.aval.dtype, `graph input ${i}`);
-    b.addInput(inputNames[i], dt, v.aval.shape);
-    return { name: inputNames[i], dtype: dt, shape: [...v.aval.shape] } as Val;
+    const full: Val = { name: inputNames[i], dtype: dt, shape: [...v.aval.shape] };
+    if (pieceInputs.has(i)) {
+      const [G, K, N] = v.aval.shape;
+      b.claim(inputNames[i]);
+      inputPieces[i] = globalThis.Array.from({ length: G }, (_, g) => {
+        const name = `${inputNames[i]}__${g}`;
+        b.addInput(name, dt, [K, N]);
+        cx.memo(`lead:${full.name}:${g}`, () => ({ name, dtype: dt, shape: [K, N] }));
+        return name;
+      });
+    } else {
+      b.addInput(inputNames[i], dt, v.aval.shape);
+    }
+    return full;
   });
   outputNames.forEach((n) => b.claim(n));
+  cx.collectStacked = opts.splitStacked ?? false;
   const outs = lowerInto(cx, graph, inputs);
+  const outputPieces: (string[] | null)[] = graph.outputs.map(() => null);
   // Each output takes over the name of the node output that computes it, so ONNX Runtime hands
   // that buffer out directly; an Identity (a copy) only where that is impossible: the value is a
   // graph input or constant, or an earlier output already took it.
   const renamed = new Set<string>();
+  const output = (o: Val, name: string, shape: readonly number[]) => {
+    if (!renamed.has(o.name) && b.renameNodeOutput(o.name, name)) renamed.add(o.name).add(name);
+    else b.node('Identity', [o.name], {}, [name]);
+    b.addOutput(name, o.dtype, shape);
+  };
   outs.forEach((o, i) => {
+    const pieces = cx.outputPieces[i];
+    if (pieces) {
+      outputPieces[i] = pieces.map((m, g) => {
+        const name = b.claim(`${outputNames[i]}__${g}`);
+        output(m, name, m.shape);
+        return name;
+      });
+      return;
+    }
     if (!renamed.has(o.name) && b.renameNodeOutput(o.name, outputNames[i])) {
       renamed.add(o.name).add(outputNames[i]);
       for (let j = i + 1; j < outs.length; j++) if (outs[j].name === o.name) outs[j] = { ...outs[j], name: outputNames[i] };
@@ -1209,5 +1285,22 @@ export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredModel 
     inputAvals: graph.inAvals.map((a) => ({ shape: [...a.shape], dtype: a.dtype })),
     outputAvals: graph.outAvals.map((a) => ({ shape: [...a.shape], dtype: a.dtype })),
     opset: ONNX_OPSET,
+    ...(inputPieces.some((p) => p) ? { inputPieces } : {}),
+    ...(outputPieces.some((p) => p) ? { outputPieces } : {}),
   };
+}
+
+/**
+ * Graph inputs that are read only as the weights (rhs) of ragged_dot — rank 3, not returned as an
+ * output — so they can be fed as their leading-axis matrices.
+ */
+function stackedInputs(graph: Graph): Set<number> {
+  const ok = new Map<Var, boolean>(graph.inputs.map((v) => [v, v.aval.shape.length === 3 && sizeOf(v.aval.shape) > 0]));
+  for (const e of graph.eqns) {
+    e.inputs.forEach((a, j) => {
+      if (!(a instanceof Literal) && ok.has(a) && !(e.prim === 'ragged_dot' && j === 1)) ok.set(a, false);
+    });
+  }
+  for (const o of graph.outputs) if (!(o instanceof Literal) && ok.has(o)) ok.set(o, false);
+  return new Set(graph.inputs.map((v, i) => (ok.get(v) ? i : -1)).filter((i) => i >= 0));
 }

@@ -138,7 +138,7 @@ export class OnnxExecutable {
 
   /** Lowers `graph` and creates a session (async, public onnxruntime-node API). */
   static async create(graph: Graph, opts: OnnxSessionOptions = {}): Promise<OnnxExecutable> {
-    return OnnxExecutable.fromLowered(lowerGraph(graph, opts.lower), opts);
+    return OnnxExecutable.fromLowered(lowerGraph(graph, { splitStacked: true, ...opts.lower }), opts);
   }
 
   /** Creates a session for an already lowered model (async). */
@@ -154,7 +154,7 @@ export class OnnxExecutable {
 
   /** Lowers `graph` and creates a session synchronously (native binding, see the file header). */
   static createSync(graph: Graph, opts: OnnxSessionOptions = {}): OnnxExecutable {
-    return OnnxExecutable.fromLoweredSync(lowerGraph(graph, opts.lower), opts);
+    return OnnxExecutable.fromLoweredSync(lowerGraph(graph, { splitStacked: true, ...opts.lower }), opts);
   }
 
   /** Creates a session for an already lowered model, synchronously. */
@@ -187,35 +187,57 @@ export class OnnxExecutable {
       if (x.dtype !== want.dtype || x.shape.length !== want.shape.length || x.shape.some((d, j) => d !== want.shape[j])) {
         throw new OnnxError(`input ${i} is ${fmtAval(x)} but the compiled graph expects ${fmtAval(want)}`);
       }
-      feeds[inputNames[i]] = toOrtTensor(x, `input ${i}`);
+      const pieces = this.lowered.inputPieces?.[i];
+      if (!pieces) {
+        feeds[inputNames[i]] = toOrtTensor(x, `input ${i}`);
+        return;
+      }
+      // a stacked input fed as its leading-axis matrices: views of one storage, no copy
+      const t = toOrtTensor(x, `input ${i}`);
+      const data = t.data as TypedArray;
+      const step = sizeOf(want.shape.slice(1));
+      pieces.forEach((name, g) => (feeds[name] = new ort.Tensor(t.type, data.subarray(g * step, (g + 1) * step) as ort.Tensor.DataTypeMap[ort.Tensor.Type], want.shape.slice(1))));
     });
     return feeds;
   }
 
-  private fetches(opts: RunOptions): { fetches: Record<string, ort.Tensor | null>; buffers: TypedArray[] | null } {
+  private fetches(opts: RunOptions): { fetches: Record<string, ort.Tensor | null>; buffers: (TypedArray | null)[] | null } {
     const { outputNames, outputAvals } = this.lowered;
     const fetches: Record<string, ort.Tensor | null> = {};
-    if (this.outputMode === 'allocate' && !opts.outputs) {
+    const pieces = this.lowered.outputPieces;
+    if (this.outputMode === 'allocate' && !opts.outputs && !pieces) {
       outputNames.forEach((n) => (fetches[n] = null));
       return { fetches, buffers: null };
     }
     if (opts.outputs && opts.outputs.length !== outputNames.length) throw new OnnxError(`run: got ${opts.outputs.length} output buffers for ${outputNames.length} outputs`);
     const buffers = outputAvals.map((a, i) => {
       const given = opts.outputs?.[i];
+      const names = pieces?.[i];
+      if (!given && !names && this.outputMode === 'allocate') {
+        fetches[outputNames[i]] = null; // ONNX Runtime allocates it
+        return null;
+      }
       const buf = given ?? allocate(a.dtype as DType, sizeOf(a.shape));
       if (given && (given.length !== sizeOf(a.shape) || allocate(a.dtype, 0).constructor !== given.constructor)) {
         throw new OnnxError(`run: output buffer ${i} must be a ${allocate(a.dtype, 0).constructor.name} of ${sizeOf(a.shape)} elements for ${fmtAval(a)}`);
       }
-      fetches[outputNames[i]] = new ort.Tensor(ORT_TYPE[a.dtype], buf as ort.Tensor.DataTypeMap[ort.Tensor.Type], a.shape);
+      if (names) {
+        // a stacked output written as its leading-axis matrices into views of one buffer
+        const step = sizeOf(a.shape.slice(1));
+        names.forEach((n, g) => (fetches[n] = new ort.Tensor(ORT_TYPE[a.dtype], buf.subarray(g * step, (g + 1) * step) as ort.Tensor.DataTypeMap[ort.Tensor.Type], a.shape.slice(1))));
+      } else {
+        fetches[outputNames[i]] = new ort.Tensor(ORT_TYPE[a.dtype], buf as ort.Tensor.DataTypeMap[ort.Tensor.Type], a.shape);
+      }
       return buf;
     });
     return { fetches, buffers };
   }
 
-  private collect(result: Record<string, { data: unknown; dims: readonly number[] }>, buffers: TypedArray[] | null): Array[] {
+  private collect(result: Record<string, { data: unknown; dims: readonly number[] }>, buffers: (TypedArray | null)[] | null): Array[] {
     const { outputNames, outputAvals } = this.lowered;
     return outputNames.map((n, i) => {
-      if (buffers) return Array.fromData(buffers[i], outputAvals[i].shape, outputAvals[i].dtype);
+      const buf = buffers?.[i];
+      if (buf) return Array.fromData(buf, outputAvals[i].shape, outputAvals[i].dtype);
       const t = result[n];
       if (!t) throw new OnnxError(`ONNX Runtime returned no value for output ${n}`);
       return fromOrtTensor(t, outputAvals[i], `output ${i}`);
