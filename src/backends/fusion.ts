@@ -8,7 +8,11 @@
  * closure from the outputs over exactly rounded elementwise primitives with large outputs) and
  * returns the remaining "head" Graph, which the 'onnx' backend compiles as before, plus a
  * plain-data `Epilogue` (equations, reads, writes, a readable listing and the kernel bytes);
- * `createFusedExecutable` runs the head, then the kernels. WebAssembly rather than a JS loop:
+ * `createFusedExecutable` runs the head, then the kernels. `epiloguePlan` turns a split into
+ * structured-cloneable data (no Graph objects) and `runLoops` runs the kernels of a plan given
+ * their operands and a buffer policy: the single-device executable and the Mesh's device workers
+ * (src/runtime/worker.ts, for the segment after a program's last collective) both run through
+ * it, so this file alone knows the kernels' ABI. WebAssembly rather than a JS loop:
  * JS computes in float64, so float32 semantics need a `Math.fround` after every operation, and
  * those conversions make a bit-exact JS loop slower than ONNX Runtime on this 2-core machine
  * (AdamW over 1M float32: JS 17.7 ms, ONNX Runtime 13.5 ms), while f32x4 arithmetic rounds each
@@ -18,7 +22,7 @@
  */
 
 import { Array } from '../core/array.js';
-import { allocate, dtypeOfTypedArray, type DType, type TypedArray } from '../core/dtype.js';
+import { allocate, castScalar, dtypeOfTypedArray, type DType, type TypedArray } from '../core/dtype.js';
 import { MyriadError } from '../core/errors.js';
 import { Graph, Literal, fmtAval, type AbstractValue, type Atom, type Eqn, type Var } from '../core/ir.js';
 import { dce } from '../core/passes.js';
@@ -77,16 +81,15 @@ export interface EpilogueWrite {
   readonly inPlace: readonly number[];
 }
 
-/** One kernel: a loop over a group of connected values of the same element count and float type. */
-export interface EpilogueLoop {
+/**
+ * What running one kernel needs, as plain data (no Graph objects, so it can be posted to a worker
+ * thread): a loop over a group of connected values of the same element count and float type.
+ */
+export interface LoopPlan {
   /** Element count of every value in the loop. */
   readonly size: number;
-  /** A representative shape of the loop's values (for printing). */
-  readonly shape: readonly number[];
   /** The float type of the loop's values (bools are lane masks of this width). */
   readonly dtype: 'float32' | 'float64';
-  /** The equations the loop computes, in graph order. */
-  readonly eqns: readonly Eqn[];
   /** Values read at every index i. */
   readonly arrays: readonly EpilogueRead[];
   /** Values read once. */
@@ -99,6 +102,14 @@ export interface EpilogueLoop {
   readonly wasm: Uint8Array;
   /** Byte offsets in the kernel's memory of each array's and each write's chunk. */
   readonly layout: { readonly arrays: readonly number[]; readonly writes: readonly number[]; readonly bytes: number };
+}
+
+/** One kernel as `splitEpilogue` makes it: its plan plus the equations it computes. */
+export interface EpilogueLoop extends LoopPlan {
+  /** A representative shape of the loop's values (for printing). */
+  readonly shape: readonly number[];
+  /** The equations the loop computes, in graph order. */
+  readonly eqns: readonly Eqn[];
 }
 
 /** Where each output of the compiled graph comes from. */
@@ -733,7 +744,7 @@ export interface LoopKernel {
 }
 
 /** Instantiates a loop's kernel with its own memory. */
-export function compileLoop(loop: EpilogueLoop): LoopKernel {
+export function compileLoop(loop: LoopPlan): LoopKernel {
   const pages = Math.ceil(loop.layout.bytes / 65536);
   if (!wasmApi) throw new FusionError('host fusion needs WebAssembly, which this runtime lacks; compile with hostFusion: false');
   const memory = new wasmApi.Memory({ initial: pages, maximum: pages });
@@ -741,7 +752,7 @@ export function compileLoop(loop: EpilogueLoop): LoopKernel {
   try {
     instance = new wasmApi.Instance(new wasmApi.Module(loop.wasm), { m: { mem: memory } });
   } catch (e) {
-    throw new FusionError(`internal: the generated kernel for ${loop.eqns.length} equations did not compile: ${(e as Error).message}\n${loop.listing}`);
+    throw new FusionError(`internal: the generated kernel for ${loop.size} elements did not compile: ${(e as Error).message}\n${loop.listing}`);
   }
   const k = instance.exports.k as (...args: number[]) => void;
   const eb = loop.dtype === 'float32' ? 4 : 8;
@@ -767,6 +778,149 @@ export function compileLoop(loop: EpilogueLoop): LoopKernel {
 
 // ---------------------------------------------------------------------------------------------
 // running
+
+/** Where a head output comes from when the head computes nothing (and so is not run). */
+export type HeadlessValue =
+  | { readonly kind: 'input'; readonly index: number }
+  | { readonly kind: 'const'; readonly index: number }
+  | { readonly kind: 'literal'; readonly value: number; readonly dtype: DType };
+
+/**
+ * An epilogue as plain, structured-cloneable data: everything a runner needs besides the head's
+ * compiled form. The single-device executable runs from it, and a Mesh posts it to its device
+ * workers next to the head's ONNX model.
+ */
+export interface EpiloguePlan {
+  /** The kernels, in the order they run. */
+  readonly loops: readonly LoopPlan[];
+  /** One route per output of the original graph. */
+  readonly routes: readonly OutputRoute[];
+  /** Original input indices the head takes, in the head's input order. */
+  readonly headInputs: readonly number[];
+  /** Head outputs that are not outputs of the original graph (read by the kernels only). */
+  readonly headTemps: readonly number[];
+  /** When the head has no equations: where each of its outputs comes from; null when it runs. */
+  readonly headless: readonly HeadlessValue[] | null;
+  /** Data of the captured constants the kernels or a headless head read (`graph.constValues[index]`). */
+  readonly consts: readonly { readonly index: number; readonly data: TypedArray }[];
+}
+
+const plainAval = (a: AbstractValue): AbstractValue => ({ shape: [...a.shape], dtype: a.dtype });
+
+/** The plain-data form of `split` (a split of `graph`): loops without their equations, routes, head wiring and the constants the kernels read. */
+export function epiloguePlan(graph: Graph, split: EpilogueSplit): EpiloguePlan {
+  const { head, epilogue } = split;
+  const constIdx = new Set<number>();
+  const read = (r: EpilogueRead): EpilogueRead => {
+    if (r.source.kind === 'const') constIdx.add(r.source.index);
+    return { source: { ...r.source }, aval: plainAval(r.aval) };
+  };
+  const loops: LoopPlan[] = epilogue.loops.map((l) => ({
+    size: l.size,
+    dtype: l.dtype,
+    arrays: l.arrays.map(read),
+    scalars: l.scalars.map(read),
+    writes: l.writes.map((w) => ({ position: w.position, aval: plainAval(w.aval), inPlace: [...w.inPlace] })),
+    listing: l.listing,
+    wasm: l.wasm,
+    layout: { arrays: [...l.layout.arrays], writes: [...l.layout.writes], bytes: l.layout.bytes },
+  }));
+  let headless: HeadlessValue[] | null = null;
+  if (head.eqns.length === 0) {
+    headless = head.outputs.map((o): HeadlessValue => {
+      if (o instanceof Literal) return { kind: 'literal', value: o.value, dtype: o.aval.dtype };
+      const i = graph.inputs.indexOf(o);
+      if (i >= 0) return { kind: 'input', index: i };
+      const c = graph.consts.indexOf(o);
+      if (c >= 0) {
+        constIdx.add(c);
+        return { kind: 'const', index: c };
+      }
+      throw new FusionError('internal: a head without equations returns a value it does not have');
+    });
+  }
+  const consts = [...constIdx].sort((a, b) => a - b).map((index) => {
+    const d = graph.constValues[index].concrete('capture as a constant of an epilogue kernel');
+    return { index, data: d.byteOffset === 0 && d.byteLength === d.buffer.byteLength ? d : d.slice() };
+  });
+  return { loops, routes: epilogue.routes.map((r) => ({ ...r })), headInputs: [...epilogue.headInputs], headTemps: [...epilogue.headTemps], headless, consts };
+}
+
+/** The head's outputs as data when it has no equations (`plan.headless`), given the graph's input data. */
+export function headlessData(plan: EpiloguePlan, input: (index: number) => TypedArray): TypedArray[] {
+  if (!plan.headless) throw new FusionError('internal: headlessData on an epilogue whose head has equations; run the head');
+  return plan.headless.map((h) => {
+    if (h.kind === 'input') return input(h.index);
+    if (h.kind === 'const') return constData(plan, h.index);
+    const d = allocate(h.dtype, 1);
+    d[0] = castScalar(h.value, h.dtype);
+    return d;
+  });
+}
+
+/** The data of captured constant `index` as the plan carries it. */
+export function constData(plan: EpiloguePlan, index: number): TypedArray {
+  const c = plan.consts.find((x) => x.index === index);
+  if (!c) throw new FusionError(`internal: the epilogue plan does not carry constant ${index}`);
+  return c.data;
+}
+
+/** How `runLoops` gets its operands and the buffers its outputs go to. */
+export interface LoopIO {
+  /** The data of a value the kernels read (a graph input, a captured constant or a head output). */
+  read(source: EpilogueSource): TypedArray;
+  /**
+   * Whether an output may overwrite `data`, the buffer read from `source`, when the output
+   * depends on it: only its own loop reads it (`splitEpilogue` guarantees this for per-element
+   * reads), and the caller owns it and reads it no more (a donated or private input, a head
+   * temporary).
+   */
+  overwritable(source: EpilogueSource, data: TypedArray): boolean;
+  /** The caller's buffer for graph output `position`, tried before any in-place one (e.g. shared memory), or undefined. */
+  destination?(position: number, aval: AbstractValue): TypedArray | undefined;
+  /** A buffer for an output with no destination and no overwritable operand; `written` holds the buffers this call has written so far. */
+  spare(aval: AbstractValue, written: ReadonlySet<TypedArray>): TypedArray;
+}
+
+/**
+ * Runs an epilogue's kernels in order (`kernels[k]` compiled from `loops[k]` by `compileLoop`)
+ * and returns each loop's output buffers (one per write). Each output goes to, in order: the
+ * caller's `destination`, else the nearest operand it depends on that `io.overwritable` allows
+ * and no earlier output took, else `io.spare`. Operands are checked against the plan's sizes.
+ */
+export function runLoops(loops: readonly LoopPlan[], kernels: readonly LoopKernel[], io: LoopIO): TypedArray[][] {
+  if (kernels.length !== loops.length) throw new FusionError(`internal: ${kernels.length} compiled kernels for ${loops.length} loops`);
+  const written = new Set<TypedArray>();
+  return loops.map((l, k) => {
+    const A = l.arrays.map((r) => {
+      const d = io.read(r.source);
+      if (d.length !== l.size) throw new FusionError(`epilogue kernel ${k} reads ${fmtSource(r.source)} as ${fmtAval(r.aval)} (${l.size} elements) but got ${d.length} elements`);
+      return d;
+    });
+    const S = l.scalars.map((r) => {
+      const d = io.read(r.source);
+      if (d.length !== 1) throw new FusionError(`epilogue kernel ${k} reads ${fmtSource(r.source)} as a scalar but got ${d.length} elements`);
+      return d[0];
+    });
+    const O = l.writes.map((w) => {
+      let b = io.destination?.(w.position, w.aval);
+      if (!b) {
+        for (const j of w.inPlace) {
+          if (!written.has(A[j]) && io.overwritable(l.arrays[j].source, A[j])) {
+            b = A[j];
+            break;
+          }
+        }
+      }
+      b ??= io.spare(w.aval, written);
+      if (b.length !== l.size || dtypeOfTypedArray(b) !== w.aval.dtype) throw new FusionError(`internal: epilogue kernel ${k} was given a ${dtypeOfTypedArray(b)} buffer of ${b.length} elements for output ${w.position} (${fmtAval(w.aval)})`);
+      written.add(b);
+      return b;
+    });
+    kernels[k].run(A, S, O);
+    return O;
+  });
+}
 
 /** What `createFusedExecutable` needs from the head's compiled form. */
 export interface HeadRunner {
@@ -807,24 +961,26 @@ class BufferIndex {
 
 /**
  * An Executable that runs `split.head` (through `makeHead`, e.g. ONNX Runtime; skipped when the
- * head computes nothing) and then the kernels. Buffers: a chunk's inputs are copied in before its
- * outputs are copied out, so an output may overwrite an input it reads. Each output takes,
- * nearest first along the equations, a donated input or a head temporary that its own kernel
- * reads, else a donated input nothing else reads, else a buffer donated on the previous call,
- * else a fresh one; a non-donated input is never written, nor a buffer that overlaps another
- * input or a captured constant, nor an input returned as an output. Buffers of donated inputs
- * that did not become outputs, and head temporaries, are recycled for the next call's outputs
- * (the head's outputs too, except shared-memory buffers, which ONNX Runtime cannot write into).
+ * head computes nothing) and then the kernels (`runLoops`). Buffers: a chunk's inputs are copied
+ * in before its outputs are copied out, so an output may overwrite an input it reads. Each
+ * output takes, nearest first along the equations, a donated input or a head temporary that its
+ * own kernel reads, else a donated input nothing else reads, else a buffer donated on the
+ * previous call, else a fresh one; a non-donated input is never written, nor a buffer that
+ * overlaps another input or a captured constant, nor an input returned as an output. Buffers of
+ * donated inputs that did not become outputs, and head temporaries, are recycled for the next
+ * call's outputs (the head's outputs too, except shared-memory buffers, which ONNX Runtime
+ * cannot write into).
  */
 export function createFusedExecutable(graph: Graph, split: EpilogueSplit, makeHead: (g: Graph) => HeadRunner, opts: FusedOptions = {}): Executable {
-  const { head, epilogue } = split;
+  const { head } = split;
+  const plan = epiloguePlan(graph, split);
   const donate = [...new Set(opts.donate ?? [])];
   for (const i of donate) if (!(Number.isInteger(i) && i >= 0 && i < graph.inputs.length)) throw new FusionError(`donate: input index ${i} is out of range for a graph with ${graph.inputs.length} inputs`);
   const donateSet = new Set(donate);
-  const kernels = epilogue.loops.map(compileLoop);
-  const headExe = head.eqns.length === 0 ? null : makeHead(head);
+  const kernels = plan.loops.map(compileLoop);
+  const headExe = plan.headless ? null : makeHead(head);
   const headAvals = head.outputs.map((o) => o.aval);
-  const tempSet = new Set(epilogue.headTemps);
+  const tempSet = new Set(plan.headTemps);
   // inputs returned as outputs are never written or recycled
   const passthrough = new Set<number>();
   for (const o of graph.outputs) {
@@ -834,13 +990,10 @@ export function createFusedExecutable(graph: Graph, split: EpilogueSplit, makeHe
   const constData = graph.constValues.map((c) => c._data).filter((d): d is TypedArray => d !== null);
   // donated inputs no loop reads are free once the head has run
   const readByLoops = new Set<number>();
-  for (const l of epilogue.loops) for (const r of l.arrays) if (r.source.kind === 'input') readByLoops.add(r.source.index);
+  for (const l of plan.loops) for (const r of l.arrays) if (r.source.kind === 'input') readByLoops.add(r.source.index);
   const freeAfterHead = donate.filter((i) => !readByLoops.has(i) && !passthrough.has(i));
   let pool: TypedArray[] = [];
   let closed = false;
-
-  const readSource = (s: EpilogueSource, inputs: Array[], headOuts: Array[]): Array =>
-    s.kind === 'input' ? inputs[s.index] : s.kind === 'const' ? graph.constValues[s.index] : headOuts[s.index];
 
   return {
     run(inputs: Array[]): Array[] {
@@ -869,47 +1022,26 @@ export function createFusedExecutable(graph: Graph, split: EpilogueSplit, makeHe
       // 1. the head
       let headOuts: Array[];
       if (headExe) {
-        const headIns = epilogue.headInputs.map((i) => inputs[i]);
+        const headIns = plan.headInputs.map((i) => inputs[i]);
         const bufs = free.length ? headAvals.map((a) => take(a.dtype, sizeOf(a.shape), true) ?? allocate(a.dtype, sizeOf(a.shape))) : undefined;
         headOuts = headExe.run(headIns, bufs);
       } else {
-        headOuts = head.outputs.map((o) => {
-          if (o instanceof Literal) return Array.scalar(o.value, o.aval.dtype);
-          const i = graph.inputs.indexOf(o);
-          if (i >= 0) return inputs[i];
-          const c = graph.consts.indexOf(o);
-          if (c >= 0) return graph.constValues[c];
-          throw new FusionError('internal: a head without equations returns a value it does not have');
-        });
+        headOuts = plan.headless!.map((h) => (h.kind === 'input' ? inputs[h.index] : h.kind === 'const' ? graph.constValues[h.index] : Array.scalar(h.value, h.dtype)));
       }
 
       // 2. the loops
-      const used = new Set<TypedArray>(); // buffers written by a loop
-      const loopOuts = epilogue.loops.map((l, k) => {
-        const A = l.arrays.map((r) => readSource(r.source, inputs, headOuts).concrete('read an epilogue operand of'));
-        const S = l.scalars.map((r) => readSource(r.source, inputs, headOuts).concrete('read an epilogue operand of')[0]);
-        const O = l.writes.map((w) => {
-          const n = sizeOf(w.aval.shape);
-          let b: TypedArray | undefined;
-          for (const j of w.inPlace) {
-            const s = l.arrays[j].source;
-            if (!used.has(A[j]) && ((s.kind === 'input' && donatedOk(s.index)) || (s.kind === 'head' && tempSet.has(s.index)))) {
-              b = A[j];
-              break;
-            }
-          }
-          if (!b) {
-            const i = freeAfterHead.find((i) => !used.has(inData[i]) && inData[i].length === n && dtypeOfTypedArray(inData[i]) === w.aval.dtype && donatedOk(i));
-            b = i === undefined ? (take(w.aval.dtype, n, false) ?? allocate(w.aval.dtype, n)) : inData[i];
-          }
-          used.add(b);
-          return b;
-        });
-        kernels[k].run(A, S, O);
-        return O;
+      const loopOuts = runLoops(plan.loops, kernels, {
+        read: (s) => (s.kind === 'input' ? inData[s.index] : (s.kind === 'const' ? graph.constValues[s.index] : headOuts[s.index]).concrete('read an epilogue operand of')),
+        overwritable: (s) => (s.kind === 'input' && donatedOk(s.index)) || (s.kind === 'head' && tempSet.has(s.index)),
+        spare: (aval, written) => {
+          const n = sizeOf(aval.shape);
+          const i = freeAfterHead.find((i) => !written.has(inData[i]) && inData[i].length === n && dtypeOfTypedArray(inData[i]) === aval.dtype && donatedOk(i));
+          return i === undefined ? (take(aval.dtype, n, false) ?? allocate(aval.dtype, n)) : inData[i];
+        },
       });
+      const used = new Set<TypedArray>(loopOuts.flat()); // buffers written by a loop
 
-      const outs = epilogue.routes.map((r, pos) => {
+      const outs = plan.routes.map((r, pos) => {
         if (r.from === 'head') return headOuts[r.index];
         const aval = graph.outputs[pos].aval;
         return Array.fromData(loopOuts[r.loop][r.write], aval.shape, aval.dtype);
@@ -922,7 +1054,7 @@ export function createFusedExecutable(graph: Graph, split: EpilogueSplit, makeHe
         const d = inData[i];
         if (!used.has(d) && !passthrough.has(i) && held.count(d) === 1 && !returned.overlaps(d)) pool.push(d);
       }
-      for (const h of epilogue.headTemps) {
+      for (const h of plan.headTemps) {
         const d = headOuts[h]._data;
         if (d && !used.has(d) && !held.overlaps(d) && !returned.overlaps(d)) pool.push(d);
       }

@@ -52,6 +52,12 @@ export interface JitShardedOptions {
   gather?: boolean;
   /** Positional arguments that are compile-time constants (part of the cache key). */
   staticArgnums?: number | number[];
+  /**
+   * Host epilogue fusion on the 'runtime' backend: the elementwise tail after the last collective
+   * (the optimizer update) runs as WebAssembly SIMD kernels on the devices (default: the Mesh's
+   * `hostFusion` option, then MYRIAD_HOST_FUSION; see `Mesh.compile`).
+   */
+  hostFusion?: boolean;
 }
 
 /** What one signature compiled to (for inspection and tests). */
@@ -272,7 +278,7 @@ export function jitSharded<F extends (...args: any[]) => any>(f: F, opts: JitSha
     if (backend === 'spmd-reference') outs = evalSpmdReference(partitioned.graph, mesh, perDevice);
     else {
       if (!e.program) {
-        e.program = runtimeMesh!.compile(partitioned.graph);
+        e.program = runtimeMesh!.compile(partitioned.graph, { hostFusion: opts.hostFusion });
         e.program.catch(() => (e.program = null));
       }
       outs = await (await e.program).run(perDevice);

@@ -4,6 +4,6 @@
  * sharded arrays and `devicePut`.
  */
 
-export { Mesh, makeMesh, CompiledProgram, type MeshOptions, type StepOptions, type StepProfile } from './mesh.js';
+export { Mesh, makeMesh, CompiledProgram, type MeshOptions, type ProgramOptions, type StepOptions, type StepProfile } from './mesh.js';
 export { ShardedArray, devicePut } from './sharded_array.js';
 export { MeshError, DeviceError } from './errors.js';

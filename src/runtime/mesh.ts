@@ -9,7 +9,11 @@
  * themselves through SharedArrayBuffer with a fixed reduction order (see protocol.ts), so
  * results are bit-identical run to run and equal to `evalSpmdReference`. Step arguments and
  * results travel as shared memory (no copies through the main thread), and
- * `mesh.lastStepProfile` tells where the last step's time went.
+ * `mesh.lastStepProfile` tells where the last step's time went. Host epilogue fusion (on unless
+ * `hostFusion: false` or MYRIAD_HOST_FUSION=0): the elementwise tail of the last segment — the
+ * optimizer update — is split off on the main thread (`splitEpilogue`) and runs on every device
+ * as WebAssembly SIMD kernels after the segment's ONNX head, writing the new values straight
+ * into shared memory (bit-identical to ONNX Runtime).
  *
  * Failures: an exception on one device (or a collective timing out) sets a shared abort flag
  * that releases every device waiting at a collective, and the step's promise rejects at once
@@ -28,6 +32,7 @@ import { allocate, castScalar, type TypedArray } from '../core/dtype.js';
 import { MyriadError } from '../core/errors.js';
 import { fmtAval, type AbstractValue, type Graph } from '../core/ir.js';
 import { lowerGraph, type LoweredModel } from '../backends/onnx/lower.js';
+import { epiloguePlan, hostFusionEnabled, splitEpilogue, type Epilogue, type EpiloguePlan } from '../backends/fusion.js';
 import { checkArgs } from '../distributed/spmd/interpreter.js';
 import { checkGroupOnMesh } from '../distributed/spmd/groups.js';
 import { splitAtCollectives, type SplitProgram } from '../distributed/spmd/split.js';
@@ -36,7 +41,7 @@ import { checkMeshShape, makeMeshShape, meshSize, type MeshShape } from '../dist
 import { DeviceError, MeshError } from './errors.js';
 import {
   CTRL_ABORT, CTRL_COUNT, CTRL_FAILED, CTRL_GEN, CTRL_INTS, DTYPE_BYTES, abortStep, compact,
-  type FromWorker, type TestFault, type ToWorker, type WireError, type WireProgram, type WorkerInit, type WorkerTiming,
+  type FromWorker, type TestFault, type ToWorker, type WireError, type WireProgram, type WireSegment, type WorkerInit, type WorkerTiming,
 } from './protocol.js';
 
 /** Absolute high-resolution time (ms), comparable across threads. */
@@ -44,14 +49,16 @@ const now = () => performance.timeOrigin + performance.now();
 
 /**
  * Where the time of the last successful step went, per device (ms): `sendMs` from posting the
- * step to the worker starting it (argument transfer and queueing), `computeMs` inside ONNX
- * Runtime, `collectiveMs` in collectives (including waiting for the other devices), `returnMs`
- * from the worker posting its outputs to the main thread receiving them; `wallMs` is the whole
- * step as the main thread saw it (argument preparation included).
+ * step to the worker starting it (argument transfer and queueing), `computeMs` computing (inside
+ * ONNX Runtime, plus host epilogue kernels), `kernelMs` the part of `computeMs` spent in host
+ * epilogue kernels and `kernels` how many ran, `collectiveMs` in collectives (including waiting
+ * for the other devices), `returnMs` from the worker posting its outputs to the main thread
+ * receiving them; `wallMs` is the whole step as the main thread saw it (argument preparation
+ * included).
  */
 export interface StepProfile {
   wallMs: number;
-  devices: { sendMs: number; computeMs: number; collectiveMs: number; returnMs: number }[];
+  devices: { sendMs: number; computeMs: number; kernelMs: number; kernels: number; collectiveMs: number; returnMs: number }[];
 }
 
 /** Options of a Mesh. */
@@ -72,6 +79,20 @@ export interface MeshOptions {
    * are bit-identical either way; only the number of synchronization points changes.
    */
   combineCollectives?: boolean;
+  /**
+   * Host epilogue fusion for programs compiled on this mesh (src/backends/fusion.ts): the large
+   * elementwise tail of a program's last segment (after its last collective: the optimizer
+   * update) runs as WebAssembly SIMD kernels on the devices, bit-identical to ONNX Runtime.
+   * Default: the environment variable MYRIAD_HOST_FUSION ('0' off; on otherwise); a compile's
+   * own `hostFusion` option wins over this one.
+   */
+  hostFusion?: boolean;
+}
+
+/** Options of `Mesh.compile`. */
+export interface ProgramOptions {
+  /** Host epilogue fusion for this program (default: the mesh's `hostFusion`, then MYRIAD_HOST_FUSION). */
+  hostFusion?: boolean;
 }
 
 /** Options of one step. */
@@ -157,7 +178,7 @@ export class Mesh {
   readonly size: number;
   private readonly control = new SharedArrayBuffer(CTRL_INTS * 4);
   private readonly ctrl = new Int32Array(this.control);
-  private readonly opts: Required<MeshOptions>;
+  private readonly opts: Required<Omit<MeshOptions, 'hostFusion'>> & { hostFusion?: boolean };
   private readonly slots: Slot[] = [];
   private readonly programs = new Map<number, WireProgram>();
   private readonly loads = new Set<PendingLoad>();
@@ -182,6 +203,7 @@ export class Mesh {
       recoveryGraceMs: positive(opts.recoveryGraceMs ?? 5_000, 'recoveryGraceMs'),
       waitSliceMs: positive(opts.waitSliceMs ?? 20, 'waitSliceMs'),
       combineCollectives: opts.combineCollectives ?? true,
+      hostFusion: opts.hostFusion,
     };
     const entry = workerEntry();
     for (let d = 0; d < this.size; d++) this.slots.push(this.spawn(d, entry));
@@ -355,7 +377,7 @@ export class Mesh {
           const t = now();
           this._lastProfile = {
             wallMs: t - st.begun,
-            devices: st.timings.map((x) => (x ? { sendMs: x.start - st.posted, computeMs: x.computeMs, collectiveMs: x.collectiveMs, returnMs: x.received - x.end } : { sendMs: NaN, computeMs: NaN, collectiveMs: NaN, returnMs: NaN })),
+            devices: st.timings.map((x) => (x ? { sendMs: x.start - st.posted, computeMs: x.computeMs, kernelMs: x.kernelMs, kernels: x.kernels, collectiveMs: x.collectiveMs, returnMs: x.received - x.end } : { sendMs: NaN, computeMs: NaN, kernelMs: NaN, kernels: NaN, collectiveMs: NaN, returnMs: NaN })),
           };
           st.resolve(st.outputs as TypedArray[][]);
         }
@@ -440,15 +462,19 @@ export class Mesh {
   /**
    * Compiles a per-device program (the same Graph for every device; it may contain
    * collectives over this mesh's axes): splits it at collectives, lowers the segments to ONNX
-   * and creates every device's sessions. Resolves when all devices are ready to run it.
+   * and creates every device's sessions. With host fusion (`opts.hostFusion`, see
+   * {@link MeshOptions.hostFusion}), the elementwise tail of the last segment (the one no
+   * collective follows) is cut off with `splitEpilogue`: its head is lowered to ONNX and the
+   * kernels travel with it. Resolves when all devices are ready to run it.
    */
-  compile(graph: Graph): Promise<CompiledProgram> {
+  compile(graph: Graph, opts: ProgramOptions = {}): Promise<CompiledProgram> {
     if (this.closing) return Promise.reject(new MeshError('this mesh was closed; make a new Mesh'));
     let split: SplitProgram;
     let wire: WireProgram;
+    let epilogue: Epilogue | null;
     try {
       split = splitAtCollectives(this.opts.combineCollectives ? scheduleCollectives(graph).graph : graph);
-      wire = this.wire(split);
+      ({ wire, epilogue } = this.wire(split, hostFusionEnabled(opts.hostFusion ?? this.opts.hostFusion)));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -463,14 +489,14 @@ export class Mesh {
           for (let d = 0; d < this.size; d++) this.post(d, { type: 'unload', id: wire.id });
           throw e;
         }
-        return new CompiledProgram(this, wire.id, graph, split);
+        return new CompiledProgram(this, wire.id, graph, split, epilogue);
       } finally {
         this.setBusy(-1);
       }
     });
   }
 
-  private wire(split: SplitProgram): WireProgram {
+  private wire(split: SplitProgram, hostFusion: boolean): { wire: WireProgram; epilogue: Epilogue | null } {
     const id = this.nextProgram++;
     let slotBytes = 8;
     for (const [i, seg] of split.segments.entries()) {
@@ -487,17 +513,37 @@ export class Mesh {
       slotBytes = Math.max(slotBytes, Math.ceil((a.shape.reduce((x, y) => x * y, 1) * bytes) / 8) * 8);
     }
     for (const a of split.axisIndex) checkGroupOnMesh(this.shape, a.params, 'axis_index');
-    const segments = split.segments.map((seg, i) => {
-      let model: LoweredModel | null = null;
-      if (seg.graph.eqns.length > 0) {
+    let epilogue: Epilogue | null = null;
+    const segments = split.segments.map((seg, i): WireSegment => {
+      const where = (e: unknown) => {
+        if (e instanceof MyriadError) e.message = `compile: segment ${i + 1} of ${split.segments.length}: ${e.message}`;
+        return e;
+      };
+      let graph = seg.graph;
+      let plan: EpiloguePlan | null = null;
+      // the last segment (no collective after it) holds the optimizer update: fuse its tail
+      if (hostFusion && seg.collective === null && graph.eqns.length > 0) {
+        let cut: ReturnType<typeof splitEpilogue>;
         try {
-          model = lowerGraph(seg.graph, { graphName: `segment_${i}` });
+          cut = splitEpilogue(graph);
+          if (cut) plan = epiloguePlan(graph, cut);
         } catch (e) {
-          if (e instanceof MyriadError) e.message = `compile: segment ${i + 1} of ${split.segments.length}: ${e.message}`;
-          throw e;
+          throw where(e);
+        }
+        if (cut) {
+          epilogue = cut.epilogue;
+          graph = cut.head;
         }
       }
-      return { model, inputIds: seg.inputIds, outputIds: seg.outputIds, collective: seg.collective, release: seg.release };
+      let model: LoweredModel | null = null;
+      if (graph.eqns.length > 0) {
+        try {
+          model = lowerGraph(graph, { graphName: `segment_${i}` });
+        } catch (e) {
+          throw where(e);
+        }
+      }
+      return { model, inputIds: seg.inputIds, outputIds: seg.outputIds, epilogue: plan, collective: seg.collective, release: seg.release };
     });
     const constants = split.constants.map((c) => {
       const aval = split.avals[c.id];
@@ -508,7 +554,7 @@ export class Mesh {
       }
       return { id: c.id, data: compact(c.value.concrete('send to the devices')) };
     });
-    return {
+    const wire: WireProgram = {
       id,
       avals: split.avals.map((a) => ({ shape: [...a.shape], dtype: a.dtype })),
       inputIds: split.inputIds,
@@ -519,6 +565,7 @@ export class Mesh {
       data: new SharedArrayBuffer(2 * this.size * slotBytes),
       slotBytes,
     };
+    return { wire, epilogue };
   }
 
   /** @internal Frees a program's sessions on every device. */
@@ -601,6 +648,12 @@ export class CompiledProgram {
     readonly graph: Graph,
     /** How it was split at collectives (plain data). */
     readonly split: SplitProgram,
+    /**
+     * The host epilogue of its last segment (the kernels every device runs after that segment's
+     * ONNX model; `toString()` describes them), or null when host fusion is off or found no
+     * elementwise tail worth fusing.
+     */
+    readonly epilogue: Epilogue | null = null,
   ) {}
 
   /** Inputs of each device. */

@@ -24,6 +24,7 @@ import type { AbstractValue } from '../core/ir.js';
 import { allocate, dtypeOfTypedArray, type DType, type TypedArray } from '../core/dtype.js';
 import type { CollectiveGroup } from '../core/primitives.js';
 import type { LoweredModel } from '../backends/onnx/lower.js';
+import type { EpiloguePlan } from '../backends/fusion.js';
 import { chunkRange, collectiveResult, reduceRange } from '../distributed/spmd/collectives.js';
 import type { CollectiveStep } from '../distributed/spmd/split.js';
 import { sizeOf } from '../core/shape.js';
@@ -51,10 +52,21 @@ export interface WorkerInit {
 
 /** One segment as sent to the workers. */
 export interface WireSegment {
-  /** The ONNX model, or null for a segment without equations. */
+  /**
+   * The ONNX model of the segment (of its head when `epilogue` is set), or null when it has no
+   * equations.
+   */
   model: LoweredModel | null;
+  /** Ids of the values the segment reads, in the order of its Graph's inputs. */
   inputIds: number[];
+  /** Ids of the values it defines, in the order of its Graph's outputs. */
   outputIds: number[];
+  /**
+   * Host epilogue fusion (src/backends/fusion.ts): the segment's elementwise tail, run as
+   * WebAssembly kernels after `model`; input indices in the plan index `inputIds`, output
+   * positions index `outputIds`. Null when the whole segment is `model`.
+   */
+  epilogue: EpiloguePlan | null;
   collective: CollectiveStep | null;
   release: number[];
 }
@@ -75,15 +87,18 @@ export interface WireProgram {
 
 /**
  * Test hook (not for production use): make device `device` fail at the start of segment
- * `segment` (default 0, counted from 0) by throwing inside the step ('throw'), exiting its
- * worker thread with `process.exit(7)` ('exit'), throwing an error that escapes the worker's
- * handlers so the thread dies with an uncaught exception ('uncaught'), or blocking for `hangMs`
- * (default 1000) to exercise the collective timeout ('hang').
+ * `segment` (default 0, counted from 0) — or, with `phase: 'epilogue'`, after that segment's
+ * ONNX head ran and before its host epilogue kernels (no failure when the segment has no
+ * epilogue) — by throwing inside the step ('throw'), exiting its worker thread with
+ * `process.exit(7)` ('exit'), throwing an error that escapes the worker's handlers so the thread
+ * dies with an uncaught exception ('uncaught'), or blocking for `hangMs` (default 1000) to
+ * exercise the collective timeout ('hang').
  */
 export interface TestFault {
   device: number;
   kind: 'throw' | 'exit' | 'uncaught' | 'hang';
   segment?: number;
+  phase?: 'start' | 'epilogue';
   hangMs?: number;
 }
 
@@ -96,8 +111,15 @@ export interface WorkerTiming {
   start: number;
   /** When it finished (before posting its outputs). */
   end: number;
-  /** Time inside ONNX Runtime segments (including wrapping inputs/outputs). */
+  /**
+   * Time inside ONNX Runtime segments (including wrapping inputs/outputs, not copying shared
+   * arguments to private memory) plus host epilogue kernels (`kernelMs`).
+   */
   computeMs: number;
+  /** The part of `computeMs` spent in host epilogue kernels. */
+  kernelMs: number;
+  /** Number of host epilogue kernels run in the step. */
+  kernels: number;
   /** Time in collectives, including waiting at their barriers for the other devices. */
   collectiveMs: number;
 }
@@ -186,6 +208,11 @@ export function compact(t: TypedArray): TypedArray {
  */
 export function toShared(t: TypedArray): TypedArray {
   if (t.buffer instanceof SharedArrayBuffer && t.byteOffset === 0 && t.byteLength === t.buffer.byteLength) return t;
+  return sharedCopy(t);
+}
+
+/** A copy of `t` in a new SharedArrayBuffer (always a copy, also when `t` is shared already). */
+export function sharedCopy(t: TypedArray): TypedArray {
   const out = sharedView(dtypeOfTypedArray(t), new SharedArrayBuffer(Math.max(t.byteLength, 1)), 0, t.length);
   out.set(t as never);
   return out;

@@ -729,7 +729,7 @@ export class Trainer<P = any> {
       if (prof) {
         const worst = (k: 'computeMs' | 'collectiveMs' | 'sendMs' | 'returnMs') => round(Math.max(...prof.devices.map((d) => d[k])), 2);
         endRec.mesh_step_ms = { compute: worst('computeMs'), collectives: worst('collectiveMs'), send: worst('sendMs'), return: worst('returnMs'), wall: round(prof.wallMs, 2) };
-        endRec.text += `; last mesh step ${prof.wallMs.toFixed(0)} ms: ONNX Runtime ${worst('computeMs')} ms, collectives (incl. waiting) ${worst('collectiveMs')} ms on the slowest device`;
+        endRec.text += `; last mesh step ${prof.wallMs.toFixed(0)} ms: compute (ONNX Runtime and fused kernels) ${worst('computeMs')} ms, collectives (incl. waiting) ${worst('collectiveMs')} ms on the slowest device`;
       }
       rep.record(endRec);
       return result;

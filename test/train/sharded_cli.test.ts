@@ -50,7 +50,7 @@ test('myriad train --mesh data=2 trains on 2 devices; --resume on data=2,model=2
   // the end record says where the last mesh step's time went
   const end = records.find((r) => r.event === 'end');
   assert.ok(end.mesh_step_ms.compute > 0 && end.mesh_step_ms.collectives >= 0 && end.mesh_step_ms.wall >= end.mesh_step_ms.compute, JSON.stringify(end.mesh_step_ms));
-  assert.match(end.text, /last mesh step \d+ ms: ONNX Runtime [\d.]+ ms, collectives \(incl\. waiting\) [\d.]+ ms/);
+  assert.match(end.text, /last mesh step \d+ ms: compute \(ONNX Runtime and fused kernels\) [\d.]+ ms, collectives \(incl\. waiting\) [\d.]+ ms/);
   assert.match(lines[lines.length - 1], /^completed at step 2: .*held-out loss \d+\.\d+/);
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(outDir, 'config.json'), 'utf8')).mesh, { data: 2 });
   const text2 = await myriad(['train', '--config', cfgFile, '--steps', '3', '--resume', '--mesh', 'data=2,model=2']);

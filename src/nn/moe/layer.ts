@@ -304,14 +304,6 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
         const expertIn = np.reshape(np.einsum('gsec,gsd->egcd', cast(routing.dispatch, dt), xg), [E, G * C, d]);
         const out = np.reshape(runExperts(params.experts, expertIn, train, subKey(opts.key, 1)), [E, G, C, d]);
         y = np.einsum('gsec,egcd->gsd', cast(routing.combine, dt), out);
-      } else if (dispatchKind === 'grouped' && groupedRows(routing.capacity) >= groupedMinRows * E) {
-        // Rows sorted by expert, no capacity padding: the experts compute only the slots that hold
-        // a token (see groupedDispatch).
-        const gd = groupedDispatch(routing, G, S, kMax);
-        const xs = lax.gather(np.reshape(xg, [G * S, d]), gd.rowToken, 0); // [M, d]
-        const ys = expertFfn(params.experts, xs, train, subKey(opts.key, 1), (a, w) => lax.raggedDot(a, cast(w, a.dtype), gd.groupSizes));
-        const w = np.expandDims(cast(gd.rowWeight, dt), -1); // [M, 1]
-        y = np.reshape(lax.scatterAdd(np.zeros([G * S, d], dt), gd.rowToken, np.multiply(ys, w), 0), [G, S, d]);
       } else if (
         router.kind === 'task' && taskPerExample && lead[lead.length - 1] % S === 0 && routing.capacity === S && S >= TASK_GROUP_DISPATCH_MIN && (!train || rate === 0)
       ) {
@@ -321,6 +313,14 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
         // weights and run exactly the activated work. Same values (and gradients) as the slot
         // path; used only without expert dropout, whose random masks are drawn per slot.
         y = taskGroupExperts(params.experts, xg, routing, valid, router.expertsPerToken, act);
+      } else if (dispatchKind === 'grouped' && groupedRows(routing.capacity) >= groupedMinRows * E) {
+        // Rows sorted by expert, no capacity padding: the experts compute only the slots that hold
+        // a token (see groupedDispatch).
+        const gd = groupedDispatch(routing, G, S, kMax);
+        const xs = lax.gather(np.reshape(xg, [G * S, d]), gd.rowToken, 0); // [M, d]
+        const ys = expertFfn(params.experts, xs, train, subKey(opts.key, 1), (a, w) => lax.raggedDot(a, cast(w, a.dtype), gd.groupSizes));
+        const w = np.expandDims(cast(gd.rowWeight, dt), -1); // [M, 1]
+        y = np.reshape(lax.scatterAdd(np.zeros([G * S, d], dt), gd.rowToken, np.multiply(ys, w), 0), [G, S, d]);
       } else {
         // Per group: gather each slot's token from its own group (batch dim G: the partitioner
         // keeps it local to the devices holding the group), move to the expert-major layout
