@@ -17,10 +17,12 @@
  *   groupSizes int32 [G]) → [M, N]: the rows of lhs form G consecutive groups (group g is rows
  *   [o_g, o_g + n_g) with o the exclusive prefix sum of the sizes n, negative sizes counting as 0,
  *   clipped to M); row m of group g is lhs[m] · rhs[g] (lhs[m] · rhs[g]ᵀ when transposeRhs).
- *   Rows past the last group are 0. (MegaBlocks' grouped GEMM; JAX's lax.ragged_dot.)
+ *   Rows past the last group are 0. (MegaBlocks' grouped GEMM; JAX's lax.ragged_dot.) Batched:
+ *   lhs [B, M, K] with groupSizes [B, G] → [B, M, N], each batch row its own grouping, the same rhs.
  * - ragged_contract (lhs [M, K], rhs [M, N], groupSizes int32 [G]) → [G, K, N]: per group, the
  *   contraction over its rows, out[g] = Σ_{m ∈ group g} lhs[m]ᵀ · rhs[m] (0 for an empty group).
- *   It is the weight gradient of ragged_dot; the two are closed under transposition.
+ *   It is the weight gradient of ragged_dot; the two are closed under transposition. Batched:
+ *   lhs [B, M, K], rhs [B, M, N], groupSizes [B, G] → [G, K, N], summed over the batch too.
  * - top_k {k}: along the last axis; returns [values, int32 indices], largest first, ties to the
  *   lower index.
  * - argmax {axis, indexDtype}: first maximal index. cumsum {axis, reverse}: inclusive.
@@ -248,8 +250,11 @@ function scalarIndex(a: AbstractValue, what: string): void {
 
 /** Common checks of ragged_dot / ragged_contract: lhs [M, K] float, rhs of its dtype, int32 [G] sizes. */
 function raggedCheck(what: string, a: AbstractValue, b: AbstractValue, gs: AbstractValue): void {
-  if (a.shape.length !== 2) fail(`${what}: lhs must be [M, K] (rows × features), got ${fmtAval(a)}`);
-  if (gs.shape.length !== 1 || gs.dtype !== 'int32') fail(`${what}: group sizes must be int32 [groups], got ${fmtAval(gs)}`);
+  if (a.shape.length !== 2 && a.shape.length !== 3) fail(`${what}: lhs must be [M, K] (rows × features) or [B, M, K] (batched), got ${fmtAval(a)}`);
+  const batched = a.shape.length === 3;
+  if (gs.dtype !== 'int32' || gs.shape.length !== (batched ? 2 : 1) || (batched && gs.shape[0] !== a.shape[0])) {
+    fail(`${what}: group sizes must be int32 ${batched ? `[B, groups] with B = ${a.shape[0]}` : '[groups]'} for lhs ${fmtAval(a)}, got ${fmtAval(gs)}`);
+  }
   if (!isFloat(a.dtype)) throw new DTypeError(`${what} needs float operands, got ${fmtAval(a)}`);
   if (a.dtype !== b.dtype) throw new DTypeError(`${what} needs equal dtypes, got ${fmtAval(a)} and ${fmtAval(b)}`);
 }
@@ -429,18 +434,20 @@ export const shapeRules: { [P in Primitive]: ShapeRule<P> } = {
     const [a, b, gs] = inputs;
     raggedCheck('ragged_dot', a, b, gs);
     const [kDim, nDim] = p.transposeRhs ? [2, 1] : [1, 2];
-    if (b.shape.length !== 3 || b.shape[0] !== gs.shape[0] || b.shape[kDim] !== a.shape[1]) {
-      const want = p.transposeRhs ? `[groups, N, K] = [${gs.shape[0]}, N, ${a.shape[1]}]` : `[groups, K, N] = [${gs.shape[0]}, ${a.shape[1]}, N]`;
+    const G = gs.shape[gs.shape.length - 1], K = a.shape[a.shape.length - 1];
+    if (b.shape.length !== 3 || b.shape[0] !== G || b.shape[kDim] !== K) {
+      const want = p.transposeRhs ? `[groups, N, K] = [${G}, N, ${K}]` : `[groups, K, N] = [${G}, ${K}, N]`;
       fail(`ragged_dot: rhs ${fmtAval(b)} must be ${want} for lhs ${fmtAval(a)} and group sizes ${fmtAval(gs)}`);
     }
-    return [{ shape: [a.shape[0], b.shape[nDim]], dtype: a.dtype }];
+    return [{ shape: [...a.shape.slice(0, -1), b.shape[nDim]], dtype: a.dtype }];
   },
   ragged_contract: (inputs) => {
     nInputs(inputs, 3, 'ragged_contract');
     const [a, b, gs] = inputs;
     raggedCheck('ragged_contract', a, b, gs);
-    if (b.shape.length !== 2 || b.shape[0] !== a.shape[0]) fail(`ragged_contract: rhs ${fmtAval(b)} must be [M, N] with M = ${a.shape[0]} (the rows of lhs ${fmtAval(a)})`);
-    return [{ shape: [gs.shape[0], a.shape[1], b.shape[1]], dtype: a.dtype }];
+    const r = a.shape.length;
+    if (b.shape.length !== r || a.shape.slice(0, -1).some((d, i) => d !== b.shape[i])) fail(`ragged_contract: rhs ${fmtAval(b)} must be [${a.shape.slice(0, -1).join(', ')}, N] (the rows of lhs ${fmtAval(a)})`);
+    return [{ shape: [gs.shape[gs.shape.length - 1], a.shape[r - 1], b.shape[r - 1]], dtype: a.dtype }];
   },
   top_k: (inputs, p) => {
     nInputs(inputs, 1, 'top_k');

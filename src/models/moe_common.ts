@@ -48,6 +48,8 @@ export interface MoeFields {
   groupSize?: number;
   /** Dispatch implementation of the MoE layers (default 'index'). */
   dispatch?: 'dense' | 'index' | 'grouped';
+  /** 'grouped' dispatch: row partitions per MoE layer (see MoeLayerConfig.groupedPartitions; default 1). */
+  groupedPartitions?: number;
   /** Dropout inside the experts (default 0). */
   expertDropoutRate?: number;
   /** Coefficient of the load-balancing loss, averaged over MoE layers (default 1e-2). */
@@ -64,6 +66,7 @@ export interface ResolvedMoeFields {
   expertMlpDim: number;
   groupSize: number | null;
   dispatch: 'dense' | 'index' | 'grouped';
+  groupedPartitions: number;
   expertDropoutRate: number;
   auxLossCoef: number;
   routerZLossCoef: number;
@@ -71,7 +74,7 @@ export interface ResolvedMoeFields {
 }
 
 /** Names of the MoE config fields (for unknown-key checks). */
-export const MOE_FIELD_NAMES = ['numExperts', 'expertMlpDim', 'groupSize', 'dispatch', 'expertDropoutRate', 'auxLossCoef', 'routerZLossCoef', 'taskIds'] as const;
+export const MOE_FIELD_NAMES = ['numExperts', 'expertMlpDim', 'groupSize', 'dispatch', 'groupedPartitions', 'expertDropoutRate', 'auxLossCoef', 'routerZLossCoef', 'taskIds'] as const;
 
 function coef(v: unknown, dflt: number, field: string, where: string): number {
   const x = v ?? dflt;
@@ -89,6 +92,7 @@ export function resolveMoeFields(c: MoeFields, mlpDim: number, where: string): R
     expertMlpDim: positiveInt(c.expertMlpDim ?? mlpDim, 'expertMlpDim', where),
     groupSize: c.groupSize === undefined ? null : positiveInt(c.groupSize, 'groupSize', where),
     dispatch,
+    groupedPartitions: positiveInt(c.groupedPartitions ?? 1, 'groupedPartitions', where),
     expertDropoutRate: rateIn01(c.expertDropoutRate ?? 0, 'expertDropoutRate', where),
     auxLossCoef: coef(c.auxLossCoef, DEFAULT_AUX_LOSS_COEF, 'auxLossCoef', where),
     routerZLossCoef: coef(c.routerZLossCoef, DEFAULT_Z_LOSS_COEF, 'routerZLossCoef', where),
@@ -219,7 +223,7 @@ export function SparseBlock(config: SparseBlockConfig): SparseBlockLayer {
     mlp = MLP({ mlpDim: positiveInt(config.ffn.mlpDim, 'mlpDim', where), activation: config.activation, dropoutRate: rate, dtype: config.dtype });
   } else {
     const m = config.ffn.moe;
-    const base = { numExperts: m.numExperts, mlpDim: m.expertMlpDim, activation: config.activation, dispatch: m.dispatch, expertDropoutRate: m.expertDropoutRate, causal: dec, dtype: config.dtype };
+    const base = { numExperts: m.numExperts, mlpDim: m.expertMlpDim, activation: config.activation, dispatch: m.dispatch, groupedPartitions: m.groupedPartitions, expertDropoutRate: m.expertDropoutRate, causal: dec, dtype: config.dtype };
     moe = MoeLayer({ ...base, router: config.ffn.router, groupSize: m.groupSize ?? undefined });
     if (dec) {
       // Decoding: the tokens fed for one row form the group and no choice is ever dropped.

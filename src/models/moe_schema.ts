@@ -101,6 +101,7 @@ const moeFields = {
   expertMlpDim: int(1).optional(),
   groupSize: int(1).optional(),
   dispatch: z.enum(['dense', 'index', 'grouped']).optional(),
+  groupedPartitions: int(1).optional(),
   expertDropoutRate: rate.optional(),
   auxLossCoef: z.number().min(0).optional(),
   routerZLossCoef: z.number().min(0).optional(),

@@ -200,6 +200,7 @@ export type EncDecStemConfig = Required<EncDecStackConfig>;
 export function moeFieldsSpec(moe: ResolvedMoeFields): MoeFields {
   const out: MoeFields = { numExperts: moe.numExperts, expertMlpDim: moe.expertMlpDim, dispatch: moe.dispatch, expertDropoutRate: moe.expertDropoutRate, auxLossCoef: moe.auxLossCoef, routerZLossCoef: moe.routerZLossCoef };
   if (moe.groupSize !== null) out.groupSize = moe.groupSize;
+  if (moe.groupedPartitions !== 1) out.groupedPartitions = moe.groupedPartitions;
   if (moe.taskIds !== null) out.taskIds = moe.taskIds;
   return out;
 }

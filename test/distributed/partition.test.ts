@@ -197,6 +197,32 @@ describe('golden collective counts', () => {
     assert.equal(idx.all_gather + idx.reduce_scatter, 0);
   });
 
+  test('MoE grouped dispatch with 2 row partitions on data=2: each device sorts and computes its own rows; the step moves only reductions', async () => {
+    const mesh = makeMeshShape({ data: 2 });
+    const layer = MoeLayer({ numExperts: 4, mlpDim: 8, dispatch: 'grouped', groupedPartitions: 2, groupedMinRowsPerExpert: 0, activation: 'gated-gelu' });
+    const params = layer.init(random.key(3), 6);
+    const x = random.normal(random.key(4), [4, 8, 6]);
+    const step = (p: typeof params, xx: Array) =>
+      valueAndGrad((pp: typeof params) => {
+        const o = layer.apply(pp, xx, { train: true });
+        return np.add(np.sum(np.square(o.output)), o.auxLoss);
+      })(p);
+    const jf = jitSharded(step, { mesh, backend: 'spmd-reference', inShardings: [P(), P('data')], gather: true });
+    const low = jf.lower(params, x);
+    // every grouped matmul runs on the device's own partition: batch dim 1 of 2
+    const ragged = low.partitioned.graph.eqns.filter((e) => e.prim === 'ragged_dot' || e.prim === 'ragged_contract');
+    assert.ok(ragged.length >= 6);
+    for (const e of ragged) assert.equal(e.inputs[0].aval.shape[0], 1, `${e.prim} runs on one partition per device`);
+    // no rows gathered or exchanged: only all-reduces (gradients, the loss, the aux-loss statistics)
+    const c = low.partitioned.collectives;
+    assert.equal(c.all_gather + c.all_to_all + c.reduce_scatter + c.collective_permute, 0, JSON.stringify(c));
+    const [gotLoss, gotGrads] = (await jf(params, x)) as [Array, typeof params];
+    const [wantLoss, wantGrads] = step(params, x) as [Array, typeof params];
+    assertClose(gotLoss, wantLoss, 1e-5);
+    assertClose(gotGrads.experts.wo.kernel, wantGrads.experts.wo.kernel, 1e-4);
+    assertClose(gotGrads.experts.wi_0!.kernel, wantGrads.experts.wi_0!.kernel, 1e-4);
+  });
+
   test('MoE index dispatch written per group (batched gather / scatter-add): one all-to-all each way', async () => {
     // The equivalent of MoeLayer's 'index' dispatch with per-group token indices [G, E, C]
     // (batchDims=1) instead of flat indices g·S + s into [G·S, d]: the gather and scatter-add

@@ -250,10 +250,22 @@ const CASES: Record<Primitive, (r: Rng) => Case> = {
     const M = r.int(1, 9), K = r.int(1, 6), N = r.int(1, 6), G = r.int(1, 4);
     const gs = Array.fromData(Int32Array.from({ length: G }, () => r.int(0, M)), [G], 'int32');
     const transposeRhs = r.next() < 0.5;
-    return { fn: (a, b, g) => lax.raggedDot(a, b, g, { transposeRhs }), args: [rand(r, [M, K]), rand(r, transposeRhs ? [G, N, K] : [G, K, N]), gs] };
+    const rhs = rand(r, transposeRhs ? [G, N, K] : [G, K, N]);
+    if (r.next() < 0.5) {
+      const B = r.int(1, 6);
+      const bgs = Array.fromData(Int32Array.from({ length: B * G }, () => r.int(0, M)), [B, G], 'int32');
+      return { fn: (a, b, g) => lax.raggedDot(a, b, g, { transposeRhs }), args: [rand(r, [B, M, K]), rhs, bgs] };
+    }
+    return { fn: (a, b, g) => lax.raggedDot(a, b, g, { transposeRhs }), args: [rand(r, [M, K]), rhs, gs] };
   },
   ragged_contract: (r) => {
     const M = r.int(1, 9), K = r.int(1, 6), N = r.int(1, 6), G = r.int(1, 4);
+    if (r.next() < 0.5) {
+      // batched: the batch dim may be split (a pending sum over it)
+      const B = r.int(1, 6);
+      const gs = Array.fromData(Int32Array.from({ length: B * G }, () => r.int(0, M)), [B, G], 'int32');
+      return { fn: (a, b, g) => lax.raggedContract(a, b, g), args: [rand(r, [B, M, K]), rand(r, [B, M, N]), gs] };
+    }
     const gs = Array.fromData(Int32Array.from({ length: G }, () => r.int(0, M)), [G], 'int32');
     return { fn: (a, b, g) => lax.raggedContract(a, b, g), args: [rand(r, [M, K]), rand(r, [M, N]), gs] };
   },

@@ -193,6 +193,39 @@ test('grouped dispatch: rows sorted by expert, one row per filled slot, dropped 
   assert.ok(maxAbsDiff(o.output, idx.output) < 1e-5);
 });
 
+test('grouped dispatch with row partitions equals the index path (values and gradients); each partition holds only its own tokens', () => {
+  const x = random.normal(random.key(60), [4, 16, D]); // 4 routing groups of 16
+  const ct = random.normal(random.key(61), [4, 16, D]);
+  const cfg = { numExperts: 4, mlpDim: 6, activation: 'gated-gelu' as const, groupedMinRowsPerExpert: 0, router: { kind: 'token_choice' as const, k: 2, evalCapacityFactor: 0.75, minCapacity: 1 } };
+  const index = moe.MoeLayer({ ...cfg, dispatch: 'index' });
+  const p = index.init(random.key(62), D);
+  const loss = (l: MoeLayerModule) => (pp: MoeParams) => np.sum(np.multiply(l.apply(pp, x).output, ct));
+  const want = tree.leaves(grad(loss(index))(p)) as Array[];
+  for (const P of [2, 4]) {
+    const l = moe.MoeLayer({ ...cfg, dispatch: 'grouped', groupedPartitions: P });
+    assert.ok(maxAbsDiff(l.apply(p, x).output, index.apply(p, x).output) < 1e-5, `P=${P}: outputs`);
+    const got = tree.leaves(grad(loss(l))(p)) as Array[];
+    got.forEach((g, i) => assert.ok(maxAbsDiff(g, want[i]) < 1e-4, `P=${P}: gradient leaf ${i} differs by ${maxAbsDiff(g, want[i])}`));
+    const o = l.apply(p, x);
+    const gd = moe.groupedDispatch(o.routing, 4, 16, 2, P);
+    assert.deepEqual(gd.rowToken.shape, [P, gd.rows]);
+    assert.deepEqual(gd.groupSizes.shape, [P, 4]);
+    // partition q's rows hold tokens of its groups only (indices within the partition), sorted by expert
+    const tok = gd.rowToken.toArray() as number[][];
+    const sizes = gd.groupSizes.toArray() as number[][];
+    const ei = o.routing.expertIndex.toArray() as number[][][];
+    for (let q = 0; q < P; q++) {
+      const Gp = 4 / P;
+      const want: number[] = [];
+      for (let e = 0; e < 4; e++) for (let g = q * Gp; g < (q + 1) * Gp; g++) for (const s of ei[g][e]) if (s < 16) want.push((g - q * Gp) * 16 + s);
+      assert.deepEqual(tok[q].slice(0, want.length), want);
+      assert.ok(tok[q].slice(want.length).every((t) => t === -1));
+      assert.equal(sizes[q].reduce((a, b) => a + b, 0), want.length);
+    }
+  }
+  assert.throws(() => moe.MoeLayer({ ...cfg, dispatch: 'grouped', groupedPartitions: 3 }).apply(p, x), /groupedPartitions 3 must divide the number of routing groups 4/);
+});
+
 test('grouped dispatch uses grouped matmuls from GROUPED_DISPATCH_MIN_ROWS rows per expert, the index path below (same values)', () => {
   const E = 4;
   const uses = (l: MoeLayerModule, p: MoeParams, x: Array) => makeGraph((pp: MoeParams, xx: Array) => l.apply(pp, xx).output)(p, x).eqns.some((e) => e.prim === 'ragged_dot');

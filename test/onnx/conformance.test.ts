@@ -324,6 +324,14 @@ function raggedCases(contract: boolean): Gen {
     sizesCase(7, 3, [4, 9, 3], 'float32'); // past M: clipped
     sizesCase(6, 2, [3, 3], 'float64');
     sizesCase(0, 2, [0, 0], 'float32');
+    // batched: lhs [B, M, K], sizes [B, G] (each batch row its own grouping)
+    for (const [B, M, G] of [[2, 5, 3], [3, 4, 2], [1, 6, 2]]) {
+      const K = r.int(1, 5), N = r.int(1, 4);
+      const gs = globalThis.Array.from({ length: B * G }, () => r.int(-1, M));
+      const transposeRhs = !contract && r.int(0, 1) === 1;
+      const b = contract ? randArray(r, 'float32', [B, M, N]) : randArray(r, 'float32', transposeRhs ? [G, N, K] : [G, K, N]);
+      cases.push({ args: [randArray(r, 'float32', [B, M, K]), b, arrayOf('int32', [B, G], gs)], params: contract ? {} : { transposeRhs }, magnitude: true });
+    }
     return cases;
   };
 }

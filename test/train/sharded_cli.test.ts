@@ -67,15 +67,19 @@ test('bad --mesh specs and sharding rules are refused with the field named', asy
   assert.throws(() => loadTrainConfig(bad), (e: unknown) => e instanceof ConfigError && /shardingRules\[0\]\[1\]: mesh axis 'model' is not in the mesh/.test((e as Error).message));
 });
 
-test("myriad train on a mesh with an MoE model in 'grouped' dispatch says that 'index' suits data/expert parallelism", async () => {
+test("myriad train on a mesh with an MoE model in 'grouped' dispatch says when its row partitions do not match the data axis", async () => {
   const moeCfg = { ...config, model: { family: 'glam', preset: 'test', numLayers: 2, dispatch: 'grouped' }, steps: 1, outDir: path.join(dir, 'grouped') };
   const file = path.join(dir, 'grouped.json');
   fs.writeFileSync(file, JSON.stringify(moeCfg));
   const text = await myriad(['train', '--config', file, '--mesh', 'data=2']);
   const notes = text.trim().split('\n').slice(0, -1).map((l) => JSON.parse(l)).filter((r) => r.event === 'message' && /^note:/.test(r.text));
   assert.equal(notes.length, 1);
-  assert.match(notes[0].text, /dispatch 'grouped' keeps the MoE layers' expert rows whole on every device.*set model\.dispatch to 'index'/);
-  // one device: no note
+  assert.match(notes[0].text, /dispatch 'grouped' with groupedPartitions 1 keeps the MoE layers' expert rows whole.*set model\.groupedPartitions to a multiple of 2/);
+  // one device, or row partitions matching the data axis: no note
   const one = await myriad(['train', '--config', file, '--overwrite']);
   assert.ok(!/note: model\.dispatch/.test(one));
+  fs.writeFileSync(file, JSON.stringify({ ...moeCfg, model: { ...moeCfg.model, groupedPartitions: 2 } }));
+  const parted = await myriad(['train', '--config', file, '--overwrite', '--mesh', 'data=2']);
+  assert.ok(!/note: model\.dispatch/.test(parted));
+  assert.match(parted.trim().split('\n').pop()!, /^completed at step 1/);
 });

@@ -804,10 +804,20 @@ function rowSlice(cx: LowerContext, x: Val, start: Val, end: Val): Val {
  */
 function raggedDotRule(): OnnxRule<'ragged_dot'> {
   return (cx, [a, b, gs], p, [out]) => {
-    const [M, K] = a.shape;
+    const [M, K] = a.shape.slice(-2);
     const [G] = b.shape;
-    const N = out.shape[1];
-    if (M === 0 || K === 0 || N === 0 || G === 0) return [cx.full(a.dtype, out.shape, 0)];
+    const N = out.shape[out.shape.length - 1];
+    if (sizeOf(out.shape) === 0 || K === 0 || G === 0) return [cx.full(a.dtype, out.shape, 0)];
+    if (a.shape.length === 3) {
+      // batched: each batch row with its own grouping, stacked (no pieces kept)
+      const rows = batchRows(cx, a, gs).map(({ x, sizes }) => {
+        const { starts, ends, last } = raggedBoundsOnnx(cx, sizes, M);
+        const parts = starts.map((st, g) => cx.op('Gemm', [rowSlice(cx, x, st, ends[g]), leadingSlice(cx, b, g)], a.dtype, [M, N], { transB: A.int(p.transposeRhs ? 1 : 0) }));
+        const tail = cx.op('Expand', [cx.scalar(a.dtype, 0), cx.concat([cx.sub(cx.i64([M]), last), cx.i64([N])], 0)], a.dtype, [M, N]);
+        return cx.reshape(cx.op('Concat', [...parts, tail], a.dtype, [M, N], { axis: A.int(0) }), [1, M, N]);
+      });
+      return [cx.concat(rows, 0)];
+    }
     const { starts, ends, last } = raggedBoundsOnnx(cx, gs, M);
     const inA = cx.raggedIn[0];
     const parts = starts.map((s, g) => cx.op('Gemm', [inA ? inA.parts[g] : rowSlice(cx, a, s, ends[g]), leadingSlice(cx, b, g)], a.dtype, [M, N], { transB: A.int(p.transposeRhs ? 1 : 0) }));
@@ -819,6 +829,16 @@ function raggedDotRule(): OnnxRule<'ragged_dot'> {
   };
 }
 
+/** The batch rows of a batched ragged op's operand [B, M, K] and their group sizes, as matrices. */
+function batchRows(cx: LowerContext, x: Val, gs: Val): { x: Val; sizes: Val }[] {
+  const [B, M, K] = x.shape;
+  const G = gs.shape[1];
+  return globalThis.Array.from({ length: B }, (_, bi) => ({
+    x: cx.memo(`batch:${x.name}:${bi}`, () => cx.reshape(cx.slice(x, [bi, 0, 0], [bi + 1, M, K]), [M, K])),
+    sizes: cx.memo(`batch:${gs.name}:${bi}`, () => cx.reshape(cx.slice(gs, [bi, 0], [bi + 1, G]), [G])),
+  }));
+}
+
 /** x[g] of a 3-D value as a matrix, memoized per (value, g) within the graph. */
 function leadingSlice(cx: LowerContext, x: Val, g: number): Val {
   return cx.memo(`lead:${x.name}:${g}`, () => cx.reshape(cx.slice(x, [g, 0, 0], [g + 1, x.shape[1], x.shape[2]]), [x.shape[1], x.shape[2]]));
@@ -827,10 +847,20 @@ function leadingSlice(cx: LowerContext, x: Val, g: number): Val {
 /** ragged_contract: per group, Gemm(rowsᵀ of lhs, rows of rhs) → [K, N], stacked to [G, K, N]. */
 function raggedContractRule(): OnnxRule<'ragged_contract'> {
   return (cx, [a, b, gs], _p, [out]) => {
-    const [M, K] = a.shape;
-    const [G] = gs.shape;
-    const N = b.shape[1];
-    if (M === 0 || K === 0 || N === 0 || G === 0) return [cx.full(a.dtype, out.shape, 0)];
+    const [M, K] = a.shape.slice(-2);
+    const G = out.shape[0];
+    const N = b.shape[b.shape.length - 1];
+    if (M === 0 || K === 0 || N === 0 || G === 0 || sizeOf(a.shape) === 0) return [cx.full(a.dtype, out.shape, 0)];
+    if (a.shape.length === 3) {
+      // batched: per batch row and group a Gemm; the batch rows' products summed per group
+      const ra = batchRows(cx, a, gs), rb = batchRows(cx, b, gs);
+      const perRow = ra.map(({ x, sizes }, bi) => {
+        const { starts, ends } = raggedBoundsOnnx(cx, sizes, M);
+        return starts.map((st, g) => cx.op('Gemm', [rowSlice(cx, x, st, ends[g]), rowSlice(cx, rb[bi].x, st, ends[g])], a.dtype, [K, N], { transA: A.int(1) }));
+      });
+      cx.stackedOut = globalThis.Array.from({ length: G }, (_, g) => (perRow.length === 1 ? perRow[0][g] : cx.op('Sum', perRow.map((r) => r[g]), a.dtype, [K, N])));
+      return [{ name: '', dtype: a.dtype, shape: [G, K, N] }];
+    }
     const { starts, ends } = raggedBoundsOnnx(cx, gs, M);
     const [inA, inB] = cx.raggedIn;
     cx.stackedOut = starts.map((s, g) => {

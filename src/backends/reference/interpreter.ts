@@ -625,24 +625,27 @@ export function raggedBounds(sizes: ArrayLike<number>, M: number): [number, numb
 function raggedDotRule(): RefRule<'ragged_dot'> {
   return (inputs, p, outAvals) => {
     const a = data(inputs[0]), gs = data(inputs[2]);
-    const [M, K] = inputs[0].shape;
-    const N = outAvals[0].shape[1];
+    const [M, K] = inputs[0].shape.slice(-2);
+    const B = inputs[0].shape.length === 3 ? inputs[0].shape[0] : 1;
+    const N = outAvals[0].shape[outAvals[0].shape.length - 1];
     const G = inputs[1].shape[0];
     // rhs as [G, K, N]
     const b = p.transposeRhs ? transposeLast2(data(inputs[1]), G, N, K) : data(inputs[1]);
     const out = alloc(outAvals[0]);
     const row = new Float64Array(N);
-    raggedBounds(gs, M).forEach(([s, e], g) => {
-      for (let m = s; m < e; m++) {
-        row.fill(0);
-        for (let k = 0; k < K; k++) {
-          const av = a[m * K + k];
-          const base = (g * K + k) * N;
-          for (let n = 0; n < N; n++) row[n] += av * b[base + n];
+    for (let bi = 0; bi < B; bi++) {
+      raggedBounds(gs.subarray(bi * G, (bi + 1) * G), M).forEach(([s, e], g) => {
+        for (let m = bi * M + s; m < bi * M + e; m++) {
+          row.fill(0);
+          for (let k = 0; k < K; k++) {
+            const av = a[m * K + k];
+            const base = (g * K + k) * N;
+            for (let n = 0; n < N; n++) row[n] += av * b[base + n];
+          }
+          out.set(row, m * N);
         }
-        out.set(row, m * N);
-      }
-    });
+      });
+    }
     return [out];
   };
 }
@@ -651,20 +654,24 @@ function raggedDotRule(): RefRule<'ragged_dot'> {
 function raggedContractRule(): RefRule<'ragged_contract'> {
   return (inputs, _p, outAvals) => {
     const a = data(inputs[0]), b = data(inputs[1]), gs = data(inputs[2]);
-    const [M, K] = inputs[0].shape;
-    const N = inputs[1].shape[1];
+    const [M, K] = inputs[0].shape.slice(-2);
+    const B = inputs[0].shape.length === 3 ? inputs[0].shape[0] : 1;
+    const N = inputs[1].shape[inputs[1].shape.length - 1];
+    const G = outAvals[0].shape[0];
     const out = alloc(outAvals[0]);
-    const acc = new Float64Array(K * N);
-    raggedBounds(gs, M).forEach(([s, e], g) => {
-      acc.fill(0);
-      for (let m = s; m < e; m++) {
-        for (let k = 0; k < K; k++) {
-          const av = a[m * K + k];
-          for (let n = 0; n < N; n++) acc[k * N + n] += av * b[m * N + n];
+    const acc = new Float64Array(G * K * N); // summed over the batch, rounded once
+    for (let bi = 0; bi < B; bi++) {
+      raggedBounds(gs.subarray(bi * G, (bi + 1) * G), M).forEach(([s, e], g) => {
+        for (let m = bi * M + s; m < bi * M + e; m++) {
+          for (let k = 0; k < K; k++) {
+            const av = a[m * K + k];
+            const base = (g * K + k) * N;
+            for (let n = 0; n < N; n++) acc[base + n] += av * b[m * N + n];
+          }
         }
-      }
-      out.set(acc, g * K * N);
-    });
+      });
+    }
+    out.set(acc);
     return [out];
   };
 }

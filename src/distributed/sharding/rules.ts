@@ -396,23 +396,29 @@ export const shardingRules: { [P in Primitive]: ShardingRule<P> } = {
   },
   // ragged_dot: lhs [M, K], rhs [G, K, N], sizes [G] → [M, N]. The rows and the groups index one
   // run-time grouping, so they are never split (opaque); K is contracted, N passes through.
+  // Batched (lhs [B, M, K], sizes [B, G]): B passes to the result (each batch row its own grouping).
   ragged_dot: (e) => {
     const b = new Builder();
-    const [M, K] = e.inputs[0].shape;
+    const batched = e.inputs[0].shape.length === 3;
+    const [M, K] = e.inputs[0].shape.slice(-2);
     const G = e.inputs[1].shape[0];
-    const N = e.outputs[0].shape[1];
+    const N = e.outputs[0].shape[e.outputs[0].shape.length - 1];
+    const bt = batched ? [[b.f(e.inputs[0].shape[0])]] : [];
     const m = b.f(M, 'opaque'), g = b.f(G, 'opaque'), k = b.f(K, 'sum'), n = b.f(N);
     const rhs = e.params.transposeRhs ? [[g], [n], [k]] : [[g], [k], [n]];
-    return b.rule([[[m], [k]], rhs, [[g]]], [[[m], [n]]], [[0], [1]]);
+    return b.rule([[...bt, [m], [k]], rhs, [...bt, [g]]], [[...bt, [m], [n]]], [[0], [1]]);
   },
   // ragged_contract: lhs [M, K], rhs [M, N], sizes [G] → [G, K, N]; K and N pass through.
+  // Batched: B is summed over (a split batch gives pending sums, e.g. the gradient all-reduce).
   ragged_contract: (e) => {
     const b = new Builder();
-    const [M, K] = e.inputs[0].shape;
-    const N = e.inputs[1].shape[1];
-    const G = e.inputs[2].shape[0];
+    const batched = e.inputs[0].shape.length === 3;
+    const [M, K] = e.inputs[0].shape.slice(-2);
+    const N = e.inputs[1].shape[e.inputs[1].shape.length - 1];
+    const G = e.outputs[0].shape[0];
+    const bt = batched ? [[b.f(e.inputs[0].shape[0], 'sum')]] : [];
     const m = b.f(M, 'opaque'), g = b.f(G, 'opaque'), k = b.f(K), n = b.f(N);
-    return b.rule([[[m], [k]], [[m], [n]], [[g]]], [[[g], [k], [n]]], [[0], [1]]);
+    return b.rule([[...bt, [m], [k]], [...bt, [m], [n]], [...bt, [g]]], [[[g], [k], [n]]], [[0], [1]]);
   },
   scatter_add: (e) => {
     // operand [B…, M…, N, R…], indices [B…, I…], updates [B…, M…, I…, R…] → like operand

@@ -600,26 +600,37 @@ const scatterAddRule: PartitionRule<'scatter_add'> = (e, ctx) => {
 };
 
 /**
- * ragged_dot / ragged_contract: the row grouping is a run-time value shared by all rows, so rows
- * and groups stay whole on every device; the free feature dims (N of ragged_dot; K and N of
- * ragged_contract) take the result's tiling (no communication), the rest is replicated.
+ * ragged_dot / ragged_contract: the row grouping is a run-time value shared by all rows of a batch
+ * row, so rows and groups stay whole on every device; the free feature dims (N of ragged_dot; K
+ * and N of ragged_contract) take the result's tiling (no communication), the rest is replicated.
+ * Batched (lhs [B, M, K], sizes [B, G]), the batch dim keeps its tiling: ragged_dot is local per
+ * batch row; ragged_contract sums over the batch, so a split batch gives a pending sum (padded
+ * batch rows get group sizes 0, i.e. no rows).
  */
 const raggedDotRule: PartitionRule<'ragged_dot'> = (e, ctx) => {
   const R = ctx.out(e, 0);
-  const n = [...R.dims[1]];
-  const a = want(ctx, ctx.val(e.inputs[0]), [[], []]);
+  const batched = e.inputs[0].aval.shape.length === 3;
+  const bt = batched ? [[...R.dims[0]]] : [];
+  const n = prefixFree(R.dims[R.dims.length - 1], new Set(bt.flat()));
+  const a = want(ctx, ctx.val(e.inputs[0]), [...bt, [], []]);
   const b = want(ctx, ctx.val(e.inputs[1]), e.params.transposeRhs ? [[], n, []] : [[], [], n]);
-  const gs = want(ctx, ctx.val(e.inputs[2]), [[]]);
-  return [ctx.em.value(lax.raggedDot(a.x, b.x, gs.x, e.params), e.outputs[0].aval.shape, ctx.info.sharding([[], n]), false)];
+  const gs = want(ctx, ctx.val(e.inputs[2]), [...bt, []]);
+  return [ctx.em.value(lax.raggedDot(a.x, b.x, gs.x, e.params), e.outputs[0].aval.shape, ctx.info.sharding([...bt, [], n]), false)];
 };
 const raggedContractRule: PartitionRule<'ragged_contract'> = (e, ctx) => {
   const R = ctx.out(e, 0);
-  const k = [...R.dims[1]];
-  const n = prefixFree(R.dims[2], new Set(k));
-  const a = want(ctx, ctx.val(e.inputs[0]), [[], k]);
-  const b = want(ctx, ctx.val(e.inputs[1]), [[], n]);
-  const gs = want(ctx, ctx.val(e.inputs[2]), [[]]);
-  return [ctx.em.value(lax.raggedContract(a.x, b.x, gs.x), e.outputs[0].aval.shape, ctx.info.sharding([[], k, n]), false)];
+  const batched = e.inputs[0].aval.shape.length === 3;
+  const bAxes = batched ? prefixFree(ctx.val(e.inputs[0]).s.dims[0], new Set([...R.dims[1], ...R.dims[2]])) : [];
+  const bt = batched ? [bAxes] : [];
+  const taken = new Set(bAxes);
+  const k = prefixFree(R.dims[1], taken);
+  k.forEach((x) => taken.add(x));
+  const n = prefixFree(R.dims[2], taken);
+  const a = want(ctx, ctx.val(e.inputs[0]), [...bt, [], k]);
+  const b = want(ctx, ctx.val(e.inputs[1]), [...bt, [], n]);
+  let gs = want(ctx, ctx.val(e.inputs[2]), [...bt, []]);
+  if (batched && !ctx.em.trivial(bAxes)) gs = ctx.em.maskPadding(gs, [0], 0);
+  return [ctx.em.value(lax.raggedContract(a.x, b.x, gs.x), e.outputs[0].aval.shape, ctx.info.sharding([[], k, n], ctx.em.trivial(bAxes) ? [] : bAxes), false)];
 };
 
 /**

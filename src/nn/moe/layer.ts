@@ -82,6 +82,14 @@ export interface MoeLayerConfig {
    * grouped; below it the layer runs the 'index' path (default GROUPED_DISPATCH_MIN_ROWS).
    */
   groupedMinRowsPerExpert?: number;
+  /**
+   * 'grouped' dispatch only: split the routing groups into this many partitions, each with its own
+   * expert-sorted rows (batched grouped matmuls). The partitions are the unit the partitioner can
+   * split: with the tokens (routing groups) split over a `data` mesh axis of size D, set it to a
+   * multiple of D and each device sorts and computes only its own rows — data parallelism with
+   * grouped dispatch (default 1). Must divide the number of routing groups.
+   */
+  groupedPartitions?: number;
   /** Dropout rate on the experts' hidden activations (expert dropout; default 0). */
   expertDropoutRate?: number;
   /** This layer sits in a causal decoder: expert-choice routing is refused (default false). */
@@ -173,6 +181,7 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
   }
   const rate = rateIn01(config.expertDropoutRate ?? 0, 'expertDropoutRate', where);
   const groupedMinRows = config.groupedMinRowsPerExpert ?? GROUPED_DISPATCH_MIN_ROWS;
+  const partitions = positiveInt(config.groupedPartitions ?? 1, 'groupedPartitions', where);
   if (!(Number.isInteger(groupedMinRows) && groupedMinRows >= 0)) throw new MoeError(`${where}: groupedMinRowsPerExpert must be an integer ≥ 0, got ${JSON.stringify(config.groupedMinRowsPerExpert)}`);
   const groupSize = config.groupSize === undefined ? undefined : positiveInt(config.groupSize, 'groupSize', where);
   const dtype = config.dtype ?? 'float32';
@@ -288,7 +297,8 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
       }
 
       const kMax = router.kind === 'expert_choice' ? E : router.expertsPerToken;
-      const groupedRows = (C: number) => G * Math.min(E * C, S * kMax);
+      // rows per partition of the grouped path
+      const groupedRows = (C: number) => (G / partitions) * Math.min(E * C, S * kMax);
       const routing = router.apply(params.router, xg, {
         train,
         key: subKey(opts.key, 0),
@@ -315,12 +325,23 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
         y = taskGroupExperts(params.experts, xg, routing, valid, router.expertsPerToken, act);
       } else if (dispatchKind === 'grouped' && groupedRows(routing.capacity) >= groupedMinRows * E) {
         // Rows sorted by expert, no capacity padding: the experts compute only the slots that hold
-        // a token (see groupedDispatch).
-        const gd = groupedDispatch(routing, G, S, kMax);
-        const xs = lax.gather(np.reshape(xg, [G * S, d]), gd.rowToken, 0); // [M, d]
-        const ys = expertFfn(params.experts, xs, train, subKey(opts.key, 1), (a, w) => lax.raggedDot(a, cast(w, a.dtype), gd.groupSizes));
-        const w = np.expandDims(cast(gd.rowWeight, dt), -1); // [M, 1]
-        y = np.reshape(lax.scatterAdd(np.zeros([G * S, d], dt), gd.rowToken, np.multiply(ys, w), 0), [G, S, d]);
+        // a token (see groupedDispatch); with partitions, one sorted row block per partition.
+        if (G % partitions !== 0) throw new MoeError(`${where}: groupedPartitions ${partitions} must divide the number of routing groups ${G} (${T} tokens in groups of ${S})`);
+        const P = partitions;
+        const Tp = (G / P) * S;
+        const gd = groupedDispatch(routing, G, S, kMax, P);
+        const mm = (a: Array, w: Array) => lax.raggedDot(a, cast(w, a.dtype), gd.groupSizes);
+        if (P === 1) {
+          const xs = lax.gather(np.reshape(xg, [G * S, d]), gd.rowToken, 0); // [M, d]
+          const ys = expertFfn(params.experts, xs, train, subKey(opts.key, 1), mm);
+          const w = np.expandDims(cast(gd.rowWeight, dt), -1); // [M, 1]
+          y = np.reshape(lax.scatterAdd(np.zeros([G * S, d], dt), gd.rowToken, np.multiply(ys, w), 0), [G, S, d]);
+        } else {
+          const xs = lax.gather(np.reshape(xg, [P, Tp, d]), gd.rowToken, 1, 1); // [P, M, d]
+          const ys = expertFfn(params.experts, xs, train, subKey(opts.key, 1), mm);
+          const w = np.expandDims(cast(gd.rowWeight, dt), -1); // [P, M, 1]
+          y = np.reshape(lax.scatterAdd(np.zeros([P, Tp, d], dt), gd.rowToken, np.multiply(ys, w), 1, 1), [G, S, d]);
+        }
       } else {
         // Per group: gather each slot's token from its own group (batch dim G: the partitioner
         // keeps it local to the devices holding the group), move to the expert-major layout
@@ -352,7 +373,10 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
   };
 }
 
-/** The row layout of the 'grouped' dispatch (see {@link groupedDispatch}). */
+/**
+ * The row layout of the 'grouped' dispatch (see {@link groupedDispatch}); with P > 1 partitions
+ * every field has a leading [P] dim and tokens index the partition's (G/P)·S tokens.
+ */
 export interface GroupedDispatch {
   /** int32 [M]: the token (index into the G·S flattened tokens) of each row; -1 for unused rows. */
   rowToken: Array;
@@ -360,7 +384,7 @@ export interface GroupedDispatch {
   rowWeight: Array;
   /** int32 [E]: rows per expert (the rows of expert e follow those of experts < e). */
   groupSizes: Array;
-  /** Rows M = G · min(E·C, S·kMax): every filled slot fits. */
+  /** Rows per partition M = (G/P) · min(E·C, S·kMax): every filled slot fits. */
   rows: number;
 }
 
@@ -369,24 +393,32 @@ export interface GroupedDispatch {
  * goes to row off_e + (its rank among expert e's filled slots in (group, slot) order), where off_e
  * is the number of filled slots of experts < e. The routing (who goes where, who is dropped) is
  * exactly the router's; only empty slots disappear. `kMax` bounds the slots one token can fill
- * (k for token choice and task routing, E for expert choice).
+ * (k for token choice and task routing, E for expert choice). With `partitions` P > 1 the G
+ * groups are split into P consecutive blocks, each sorted on its own (leading [P] dims).
  */
-export function groupedDispatch(routing: RouterOutput, G: number, S: number, kMax: number): GroupedDispatch {
+export function groupedDispatch(routing: RouterOutput, G: number, S: number, kMax: number, partitions = 1): GroupedDispatch {
   const ei = routing.expertIndex; // [G, E, C], S marks an empty slot
   const [, E, C] = ei.shape;
-  const M = G * Math.min(E * C, S * kMax);
-  const slots = G * C;
-  const expertMajor = (a: Array) => np.reshape(np.transpose(a, [1, 0, 2]), [E, slots]);
-  const filled = expertMajor(np.astype(np.less(ei, S), 'int32')); // [E, G·C]
-  const sizes = np.sum(filled, 1); // [E]
-  const offset = np.subtract(lax.cumsum(sizes, 0), sizes); // exclusive prefix sum
-  const rank = np.subtract(lax.cumsum(filled, 1), filled);
-  const dest = np.reshape(np.where(np.greater(filled, 0), np.add(rank, np.expandDims(offset, 1)), M), [E * slots]);
-  const token = expertMajor(np.add(ei, np.reshape(np.multiply(lax.iota('int32', [G], 0), S), [G, 1, 1]))); // g·S + s
+  const P = partitions;
+  if (!Number.isInteger(P) || P < 1 || G % P !== 0) throw new MoeError(`groupedDispatch: partitions must be a positive integer dividing the ${G} routing groups, got ${P}`);
+  const Gp = G / P;
+  const M = Gp * Math.min(E * C, S * kMax);
+  const slots = Gp * C;
+  /** [G, E, C] → [P, E, (G/P)·C]: per partition, expert-major, then group, then slot. */
+  const expertMajor = (a: Array) => np.reshape(np.transpose(np.reshape(a, [P, Gp, E, C]), [0, 2, 1, 3]), [P, E, slots]);
+  const filled = expertMajor(np.astype(np.less(ei, S), 'int32')); // [P, E, slots]
+  const sizes = np.sum(filled, 2); // [P, E]
+  const offset = np.subtract(lax.cumsum(sizes, 1), sizes); // exclusive prefix sum over experts
+  const rank = np.subtract(lax.cumsum(filled, 2), filled);
+  const dest = np.reshape(np.where(np.greater(filled, 0), np.add(rank, np.expandDims(offset, 2)), M), [P, E * slots]);
+  // the token's index within its partition: (g mod G/P)·S + s
+  const token = expertMajor(np.add(ei, np.reshape(np.multiply(lax.iota('int32', [P, Gp], 1), S), [G, 1, 1])));
   // rowToken + 1 by a scatter of (token + 1) into zeros: unused rows stay 0, i.e. -1 after the shift
-  const plus1 = lax.scatterAdd(np.zeros([M], 'int32'), dest, np.reshape(np.multiply(np.add(token, 1), filled), [E * slots]), 0);
-  const rowWeight = lax.scatterAdd(np.zeros([M], routing.combineWeights.dtype), dest, np.reshape(expertMajor(routing.combineWeights), [E * slots]), 0);
-  return { rowToken: np.subtract(plus1, 1), rowWeight, groupSizes: sizes, rows: M };
+  const plus1 = lax.scatterAdd(np.zeros([P, M], 'int32'), dest, np.reshape(np.multiply(np.add(token, 1), filled), [P, E * slots]), 1, 1);
+  const rowWeight = lax.scatterAdd(np.zeros([P, M], routing.combineWeights.dtype), dest, np.reshape(expertMajor(routing.combineWeights), [P, E * slots]), 1, 1);
+  const out = { rowToken: np.subtract(plus1, 1), rowWeight, groupSizes: sizes, rows: M };
+  if (P > 1) return out;
+  return { rowToken: np.reshape(out.rowToken, [M]), rowWeight: np.reshape(rowWeight, [M]), groupSizes: np.reshape(sizes, [E]), rows: M };
 }
 
 /**
