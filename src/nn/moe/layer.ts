@@ -21,9 +21,11 @@
  *   transposes are the only communication (one all-to-all each way).
  * - 'grouped' (dropless compute): the filled capacity slots sorted by expert into rows (see
  *   `groupedDispatch`), one gather in, grouped matmuls (`lax.raggedDot`, MegaBlocks-style) over
- *   only those rows, one scatter-add out — the experts do no work on empty capacity slots. Its rows
- *   form one run-time grouping, so the partitioner keeps them whole on every device: use it on one
- *   device; under expert or data parallelism use 'index'. With fewer than
+ *   only those rows, one scatter-add out — the experts do no work on empty capacity slots. A row
+ *   block is one run-time grouping, so the partitioner keeps it whole; `groupedPartitions` P
+ *   sorts P blocks of routing groups separately (batched grouped matmuls), and a batch split over
+ *   a `data` axis then splits the blocks: with P a multiple of the data-axis size each device
+ *   sorts and computes its own rows. Under expert parallelism use 'index'. With fewer than
  *   GROUPED_DISPATCH_MIN_ROWS rows per expert (decoding) it runs the 'index' path.
  * All use the same routing decision and agree to rounding (test/moe/layer.test.ts).
  * Expert dropout (Switch) is dropout on the experts' hidden activations with its own rate.
@@ -73,8 +75,8 @@ export interface MoeLayerConfig {
    * Dispatch/combine implementation (default 'index'): 'dense' one-hot einsums (reference),
    * 'index' per-group gather/scatter into capacity slots [E, G·C, d], 'grouped' rows sorted by
    * expert and grouped matmuls (ragged_dot) over only the slots that hold a token — no work on
-   * empty capacity slots (MegaBlocks-style). 'grouped' keeps all rows on each device (its rows
-   * are one run-time grouping), so under expert or data parallelism use 'index'.
+   * empty capacity slots (MegaBlocks-style). Under data parallelism give 'grouped' a
+   * `groupedPartitions` that the data axis divides; under expert parallelism use 'index'.
    */
   dispatch?: 'dense' | 'index' | 'grouped';
   /**
