@@ -127,6 +127,20 @@ export interface RunOptions {
   peakFlops?: number | 'measure' | null;
 }
 
+/**
+ * The row partitions a 'grouped'-dispatch MoE model gets on a mesh with a `data` axis of size D > 1
+ * when its config leaves `groupedPartitions` unset: D, if the routing groups of a microbatch
+ * (one per example with the default group size) split evenly; otherwise null (the config is kept,
+ * and the note below says what it costs).
+ */
+function groupedPartitionsForMesh(cfg: TrainConfig, spec: RunRecord['model']): number | null {
+  const m = spec as { dispatch?: string; groupedPartitions?: number; groupSize?: number };
+  const D = cfg.mesh?.data ?? 1;
+  if (D <= 1 || m.dispatch !== 'grouped' || m.groupedPartitions !== undefined || m.groupSize !== undefined) return null;
+  const rows = cfg.data.batchSize / cfg.microbatches;
+  return rows % D === 0 ? D : null;
+}
+
 /** What {@link runTraining} returns. */
 export interface RunResult extends TrainResult {
   config: TrainConfig;
@@ -161,6 +175,8 @@ export async function runTraining(config: TrainConfig | unknown, opts: RunOption
   const family = structuralFamily(cfg.model.family);
   const data = await buildData(cfg, family, { baseDir });
   const spec = resolveModelSpec(cfg.model, data.tokenizer.vocabSize);
+  const autoPartitions = groupedPartitionsForMesh(cfg, spec);
+  if (autoPartitions) (spec as { groupedPartitions?: number }).groupedPartitions = autoPartitions;
   const model = buildModel(spec);
   checkVocab(data.tokenizer, model.vocabSize);
   const { optimizer, learningRate } = buildOptimizer(cfg.optimizer, cfg.steps);
@@ -231,6 +247,7 @@ export async function runTraining(config: TrainConfig | unknown, opts: RunOption
     const isJson = (opts.progress ?? cfg.progress) === 'json' || ((opts.progress ?? cfg.progress) === 'auto' && !progressOut.isTTY);
     const say = (text: string) => progressOut.write(isJson ? JSON.stringify({ event: 'message', text }) + '\n' : text + '\n');
     say(line);
+    if (autoPartitions) say(`model.groupedPartitions set to ${autoPartitions} (the data axis of the mesh): each device sorts and computes its own MoE rows`);
     // grouped MoE dispatch splits over the batch only through its row partitions
     const devices = Object.values(cfg.mesh ?? {}).reduce((a, b) => a * b, 1);
     const moeSpec = spec as { dispatch?: string; groupedPartitions?: number };

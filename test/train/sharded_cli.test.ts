@@ -67,8 +67,17 @@ test('bad --mesh specs and sharding rules are refused with the field named', asy
   assert.throws(() => loadTrainConfig(bad), (e: unknown) => e instanceof ConfigError && /shardingRules\[0\]\[1\]: mesh axis 'model' is not in the mesh/.test((e as Error).message));
 });
 
-test("myriad train on a mesh with an MoE model in 'grouped' dispatch says when its row partitions do not match the data axis", async () => {
-  const moeCfg = { ...config, model: { family: 'glam', preset: 'test', numLayers: 2, dispatch: 'grouped' }, steps: 1, outDir: path.join(dir, 'grouped') };
+test("myriad train on a mesh with an MoE model in 'grouped' dispatch: row partitions follow the data axis, or a note says what a mismatch costs", async () => {
+  // unset groupedPartitions: set to the data axis, announced, recorded in the run's model spec
+  const autoCfg = { ...config, model: { family: 'glam', preset: 'test', numLayers: 2, dispatch: 'grouped' }, steps: 1, outDir: path.join(dir, 'grouped-auto') };
+  const autoFile = path.join(dir, 'grouped-auto.json');
+  fs.writeFileSync(autoFile, JSON.stringify(autoCfg));
+  const auto = await myriad(['train', '--config', autoFile, '--mesh', 'data=2']);
+  assert.match(auto, /model\.groupedPartitions set to 2 \(the data axis of the mesh\)/);
+  assert.ok(!/note: model\.dispatch/.test(auto));
+  assert.equal(loadTrainedModel(autoCfg.outDir).record.model.groupedPartitions, 2);
+  // an explicit mismatch is kept, with a note
+  const moeCfg = { ...config, model: { family: 'glam', preset: 'test', numLayers: 2, dispatch: 'grouped', groupedPartitions: 1 }, steps: 1, outDir: path.join(dir, 'grouped') };
   const file = path.join(dir, 'grouped.json');
   fs.writeFileSync(file, JSON.stringify(moeCfg));
   const text = await myriad(['train', '--config', file, '--mesh', 'data=2']);
