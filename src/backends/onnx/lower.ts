@@ -63,7 +63,7 @@ export class LowerContext {
   site = '';
   /** Set while lowering a broadcast_in_dim whose consumers all broadcast natively. */
   lazyBroadcast = false;
-  private readonly memos = new Map<string, Val>();
+  private readonly memos = new Map<string, unknown>();
   /**
    * Set by lowerInto before a ragged op: per operand, its per-group parts when it is a row-grouped
    * value under the op's grouping (see RaggedParts), else null.
@@ -79,11 +79,10 @@ export class LowerContext {
    */
   collectStacked = false;
   outputPieces: (Val[] | null)[] = [];
-  /** A value built once per key within the graph (e.g. the slices of a weight shared by several ops). */
-  memo(key: string, build: () => Val): Val {
-    let v = this.memos.get(key);
-    if (!v) this.memos.set(key, (v = build()));
-    return v;
+  /** Something built once per key within the graph (e.g. the slices of a weight shared by several ops). */
+  memo<T>(key: string, build: () => T): T {
+    if (!this.memos.has(key)) this.memos.set(key, build());
+    return this.memos.get(key) as T;
   }
   constructor(readonly b: OnnxModelBuilder) {}
 
@@ -770,22 +769,18 @@ const raggedKey = (gs: Val, M: number): string => `${gs.name}:${M}`;
  * Runtime's int64 Min/Max kernels are avoided). Also returns the end of the last group.
  */
 function raggedBoundsOnnx(cx: LowerContext, gs: Val, M: number): { starts: Val[]; ends: Val[]; last: Val } {
-  const key = `bounds:${gs.name}:${M}`;
-  const hit = boundsMemo.get(cx)?.get(key);
-  if (hit) return hit;
-  const G = gs.shape[0];
-  const n = cx.bin('Max', cx.cast(gs, 'float64'), cx.scalar('float64', 0));
-  const endsF = cx.op('CumSum', [n, cx.scalar('int64', 0)], 'float64', [G], { reverse: A.int(0), exclusive: A.int(0) });
-  const Mf = cx.scalar('float64', M);
-  const ends = cx.cast(cx.bin('Min', endsF, Mf), 'int64');
-  const starts = cx.cast(cx.bin('Min', cx.sub(endsF, n), Mf), 'int64');
-  const at = (v: Val, g: number) => cx.slice(v, [g], [g + 1]);
-  const out = { starts: [...globalThis.Array(G).keys()].map((g) => at(starts, g)), ends: [...globalThis.Array(G).keys()].map((g) => at(ends, g)), last: at(ends, G - 1) };
-  if (!boundsMemo.has(cx)) boundsMemo.set(cx, new Map());
-  boundsMemo.get(cx)!.set(key, out);
-  return out;
+  return cx.memo(`bounds:${gs.name}:${M}`, () => {
+    const G = gs.shape[0];
+    const n = cx.bin('Max', cx.cast(gs, 'float64'), cx.scalar('float64', 0));
+    const endsF = cx.op('CumSum', [n, cx.scalar('int64', 0)], 'float64', [G], { reverse: A.int(0), exclusive: A.int(0) });
+    const Mf = cx.scalar('float64', M);
+    const ends = cx.cast(cx.bin('Min', endsF, Mf), 'int64');
+    const starts = cx.cast(cx.bin('Min', cx.sub(endsF, n), Mf), 'int64');
+    const at = (v: Val) => [...globalThis.Array(G).keys()].map((g) => cx.slice(v, [g], [g + 1]));
+    const e = at(ends);
+    return { starts: at(starts), ends: e, last: e[G - 1] };
+  });
 }
-const boundsMemo = new WeakMap<LowerContext, Map<string, { starts: Val[]; ends: Val[]; last: Val }>>();
 
 /**
  * Rows [start, end) of a 2-D value (dynamic bounds; the Val's shape is the static upper bound),
@@ -810,23 +805,31 @@ function raggedDotRule(): OnnxRule<'ragged_dot'> {
     if (sizeOf(out.shape) === 0 || K === 0 || G === 0) return [cx.full(a.dtype, out.shape, 0)];
     if (a.shape.length === 3) {
       // batched: each batch row with its own grouping, stacked (no pieces kept)
-      const rows = batchRows(cx, a, gs).map(({ x, sizes }) => {
-        const { starts, ends, last } = raggedBoundsOnnx(cx, sizes, M);
-        const parts = starts.map((st, g) => cx.op('Gemm', [rowSlice(cx, x, st, ends[g]), leadingSlice(cx, b, g)], a.dtype, [M, N], { transB: A.int(p.transposeRhs ? 1 : 0) }));
-        const tail = cx.op('Expand', [cx.scalar(a.dtype, 0), cx.concat([cx.sub(cx.i64([M]), last), cx.i64([N])], 0)], a.dtype, [M, N]);
-        return cx.reshape(cx.op('Concat', [...parts, tail], a.dtype, [M, N], { axis: A.int(0) }), [1, M, N]);
-      });
+      const rows = batchRows(cx, a, gs).map(({ x, sizes }) => cx.reshape(cx.op('Concat', raggedDotPieces(cx, x, null, b, sizes, N, p.transposeRhs), a.dtype, [M, N], { axis: A.int(0) }), [1, M, N]));
       return [cx.concat(rows, 0)];
     }
-    const { starts, ends, last } = raggedBoundsOnnx(cx, gs, M);
-    const inA = cx.raggedIn[0];
-    const parts = starts.map((s, g) => cx.op('Gemm', [inA ? inA.parts[g] : rowSlice(cx, a, s, ends[g]), leadingSlice(cx, b, g)], a.dtype, [M, N], { transB: A.int(p.transposeRhs ? 1 : 0) }));
-    // rows past the last group: zeros of run-time shape [M − last, N]
-    const tailShape = cx.concat([cx.sub(cx.i64([M]), last), cx.i64([N])], 0);
-    const tail = cx.op('Expand', [cx.scalar(a.dtype, 0), tailShape], a.dtype, [M, N]);
-    cx.raggedOut = { key: raggedKey(gs, M), parts: [...parts, tail] };
+    cx.raggedOut = { key: raggedKey(gs, M), parts: raggedDotPieces(cx, a, cx.raggedIn[0]?.parts ?? null, b, gs, N, p.transposeRhs) };
     return [{ name: '', dtype: a.dtype, shape: [M, N] }]; // stands for the Concat, emitted on first use
   };
+}
+
+/**
+ * One grouping of ragged_dot: a Gemm per group on its rows of x [M, K] (or on the given pieces)
+ * with rhs[g], then the zero rows past the last group — in row order, the pieces of [M, N].
+ */
+function raggedDotPieces(cx: LowerContext, x: Val, xParts: Val[] | null, b: Val, sizes: Val, N: number, transposeRhs: boolean): Val[] {
+  const M = x.shape[0];
+  const { starts, ends, last } = raggedBoundsOnnx(cx, sizes, M);
+  const parts = starts.map((s, g) => cx.op('Gemm', [xParts ? xParts[g] : rowSlice(cx, x, s, ends[g]), leadingSlice(cx, b, g)], x.dtype, [M, N], { transB: A.int(transposeRhs ? 1 : 0) }));
+  // rows past the last group: zeros of run-time shape [M − last, N]
+  const tail = cx.op('Expand', [cx.scalar(x.dtype, 0), cx.concat([cx.sub(cx.i64([M]), last), cx.i64([N])], 0)], x.dtype, [M, N]);
+  return [...parts, tail];
+}
+
+/** One grouping of ragged_contract: per group, Gemm(rowsᵀ of x [M, K], rows of y [M, N]) → [K, N]. */
+function raggedContractGemms(cx: LowerContext, x: Val, xParts: Val[] | null, y: Val, yParts: Val[] | null, sizes: Val, K: number, N: number): Val[] {
+  const { starts, ends } = raggedBoundsOnnx(cx, sizes, x.shape[0]);
+  return starts.map((s, g) => cx.op('Gemm', [xParts ? xParts[g] : rowSlice(cx, x, s, ends[g]), yParts ? yParts[g] : rowSlice(cx, y, s, ends[g])], x.dtype, [K, N], { transA: A.int(1) }));
 }
 
 /** The batch rows of a batched ragged op's operand [B, M, K] and their group sizes, as matrices. */
@@ -853,21 +856,13 @@ function raggedContractRule(): OnnxRule<'ragged_contract'> {
     if (M === 0 || K === 0 || N === 0 || G === 0 || sizeOf(a.shape) === 0) return [cx.full(a.dtype, out.shape, 0)];
     if (a.shape.length === 3) {
       // batched: per batch row and group a Gemm; the batch rows' products summed per group
-      const ra = batchRows(cx, a, gs), rb = batchRows(cx, b, gs);
-      const perRow = ra.map(({ x, sizes }, bi) => {
-        const { starts, ends } = raggedBoundsOnnx(cx, sizes, M);
-        return starts.map((st, g) => cx.op('Gemm', [rowSlice(cx, x, st, ends[g]), rowSlice(cx, rb[bi].x, st, ends[g])], a.dtype, [K, N], { transA: A.int(1) }));
-      });
+      const rb = batchRows(cx, b, gs);
+      const perRow = batchRows(cx, a, gs).map(({ x, sizes }, bi) => raggedContractGemms(cx, x, null, rb[bi].x, null, sizes, K, N));
       cx.stackedOut = globalThis.Array.from({ length: G }, (_, g) => (perRow.length === 1 ? perRow[0][g] : cx.op('Sum', perRow.map((r) => r[g]), a.dtype, [K, N])));
       return [{ name: '', dtype: a.dtype, shape: [G, K, N] }];
     }
-    const { starts, ends } = raggedBoundsOnnx(cx, gs, M);
     const [inA, inB] = cx.raggedIn;
-    cx.stackedOut = starts.map((s, g) => {
-      const rowsA = inA ? inA.parts[g] : rowSlice(cx, a, s, ends[g]);
-      const rowsB = inB ? inB.parts[g] : rowSlice(cx, b, s, ends[g]);
-      return cx.op('Gemm', [rowsA, rowsB], a.dtype, [K, N], { transA: A.int(1) });
-    });
+    cx.stackedOut = raggedContractGemms(cx, a, inA?.parts ?? null, b, inB?.parts ?? null, gs, K, N);
     return [{ name: '', dtype: a.dtype, shape: [G, K, N] }]; // stands for the stacked tensor, built on first use
   };
 }

@@ -332,18 +332,11 @@ export function MoeLayer(config: MoeLayerConfig): MoeLayerModule {
         const P = partitions;
         const Tp = (G / P) * S;
         const gd = groupedDispatch(routing, G, S, kMax, P);
-        const mm = (a: Array, w: Array) => lax.raggedDot(a, cast(w, a.dtype), gd.groupSizes);
-        if (P === 1) {
-          const xs = lax.gather(np.reshape(xg, [G * S, d]), gd.rowToken, 0); // [M, d]
-          const ys = expertFfn(params.experts, xs, train, subKey(opts.key, 1), mm);
-          const w = np.expandDims(cast(gd.rowWeight, dt), -1); // [M, 1]
-          y = np.reshape(lax.scatterAdd(np.zeros([G * S, d], dt), gd.rowToken, np.multiply(ys, w), 0), [G, S, d]);
-        } else {
-          const xs = lax.gather(np.reshape(xg, [P, Tp, d]), gd.rowToken, 1, 1); // [P, M, d]
-          const ys = expertFfn(params.experts, xs, train, subKey(opts.key, 1), mm);
-          const w = np.expandDims(cast(gd.rowWeight, dt), -1); // [P, M, 1]
-          y = np.reshape(lax.scatterAdd(np.zeros([P, Tp, d], dt), gd.rowToken, np.multiply(ys, w), 1, 1), [G, S, d]);
-        }
+        const lead = P === 1 ? [] : [P]; // rows [M, d], or [P, M, d] with one grouping per partition
+        const xs = lax.gather(np.reshape(xg, [...lead, Tp, d]), gd.rowToken, lead.length, lead.length);
+        const ys = expertFfn(params.experts, xs, train, subKey(opts.key, 1), (a, w) => lax.raggedDot(a, cast(w, a.dtype), gd.groupSizes));
+        const w = np.expandDims(cast(gd.rowWeight, dt), -1);
+        y = np.reshape(lax.scatterAdd(np.zeros([...lead, Tp, d], dt), gd.rowToken, np.multiply(ys, w), lead.length, lead.length), [G, S, d]);
       } else {
         // Per group: gather each slot's token from its own group (batch dim G: the partitioner
         // keeps it local to the devices holding the group), move to the expert-major layout
